@@ -300,13 +300,19 @@ impl<const N: usize> ClusterConfig<N> {
 
     /// Iterates over the nodes with their ids.
     pub fn nodes_with_ids(&self) -> impl Iterator<Item = (NodeId, &NodeConfig)> {
-        self.nodes.iter().enumerate().map(|(index, node)| (NodeId(index as u8), node))
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(index, node)| (NodeId(index as u8), node))
     }
 
     fn check_supply(&self, found: &mut ConfigProblems) {
         let supply = &self.supply;
         if supply.headroom >= supply.limit {
-            found.push(ConfigProblem::NoBudget { limit: supply.limit, headroom: supply.headroom });
+            found.push(ConfigProblem::NoBudget {
+                limit: supply.limit,
+                headroom: supply.headroom,
+            });
         }
         if supply.under_voltage_clear <= supply.under_voltage {
             found.push(ConfigProblem::UnderVoltageHysteresis {
@@ -362,7 +368,10 @@ impl<const N: usize> ClusterConfig<N> {
                 });
             }
             if node.role == Role::Worker && node.min_step.0 <= 0 {
-                found.push(ConfigProblem::MinStepNotPositive { node: id, min_step: node.min_step });
+                found.push(ConfigProblem::MinStepNotPositive {
+                    node: id,
+                    min_step: node.min_step,
+                });
             }
             if let Some(first) = self.node_by_name(&node.name)
                 && first != id
@@ -384,9 +393,17 @@ impl<const N: usize> ClusterConfig<N> {
                     .map(|(other, _)| other);
                 let same_node_earlier = lines_of(node).take(index).any(|l| l == line);
                 if let Some(first) = earlier {
-                    found.push(ConfigProblem::LineUsedTwice { line, first, second: id });
+                    found.push(ConfigProblem::LineUsedTwice {
+                        line,
+                        first,
+                        second: id,
+                    });
                 } else if same_node_earlier {
-                    found.push(ConfigProblem::LineUsedTwice { line, first: id, second: id });
+                    found.push(ConfigProblem::LineUsedTwice {
+                        line,
+                        first: id,
+                        second: id,
+                    });
                 }
             }
         }

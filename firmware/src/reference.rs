@@ -70,7 +70,10 @@ pub fn timings() -> Timings {
 
 /// Recovery policy of the reference cluster.
 pub fn recovery() -> RecoveryConfig {
-    RecoveryConfig { reset_first: true, quarantine_power: QuarantinePower::Off }
+    RecoveryConfig {
+        reset_first: true,
+        quarantine_power: QuarantinePower::Off,
+    }
 }
 
 /// One node of the reference table: name, board currents and lines.
@@ -158,9 +161,17 @@ pub fn cluster() -> ClusterConfig<MAX_NODES> {
             idle: Milliamps(board.idle_ma),
             min_step: MIN_STEP,
         };
-        nodes.push(node).ok().expect("MAX_NODES exceeds the reference table");
+        nodes
+            .push(node)
+            .ok()
+            .expect("MAX_NODES exceeds the reference table");
     }
-    ClusterConfig { supply: supply(), timings: timings(), recovery: recovery(), nodes }
+    ClusterConfig {
+        supply: supply(),
+        timings: timings(),
+        recovery: recovery(),
+        nodes,
+    }
 }
 
 #[cfg(test)]

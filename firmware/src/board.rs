@@ -1,0 +1,198 @@
+//! The board loop: the controller bound to embedded-hal pins and a supply monitor.
+//!
+//! [`Board`] owns the output pins and the monitor, feeds the controller, and applies its
+//! actions with each line's polarity. The supervisor runs one on the head node; a
+//! microcontroller build could run the same with its own pins. Time still comes from the
+//! caller, so the board is as testable as the controller.
+
+use core::fmt::Debug;
+
+use embedded_hal::digital::{InputPin, OutputPin, PinState};
+use heapless::Vec;
+
+use crate::config::{NodeId, Polarity};
+use crate::controller::{Action, Command, Controller, Rejection, Sample};
+use crate::event::Event;
+use crate::units::Instant;
+
+/// A source of supply samples: a current monitor driver, or a simulated one.
+pub trait SampleSource {
+    /// Why a sample could not be read.
+    type Error: Debug;
+
+    /// Reads one sample. `current` is `None` when the conversion overflowed.
+    fn read_sample(&mut self) -> Result<Sample, Self::Error>;
+}
+
+/// A pin that failed while an action was applied.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BoardError<S, R> {
+    /// Setting a node's switch line failed.
+    Switch {
+        /// The node.
+        node: NodeId,
+        /// The pin's error.
+        error: S,
+    },
+    /// Setting a node's reset line failed.
+    Reset {
+        /// The node.
+        node: NodeId,
+        /// The pin's error.
+        error: R,
+    },
+}
+
+/// The controller, its output pins and its monitor.
+#[derive(Debug)]
+pub struct Board<const N: usize, S, R, M> {
+    controller: Controller<N>,
+    switches: Vec<Option<S>, N>,
+    resets: Vec<Option<R>, N>,
+    monitor: M,
+}
+
+impl<const N: usize, S, R, M> Board<N, S, R, M>
+where
+    S: OutputPin,
+    R: OutputPin,
+    M: SampleSource,
+{
+    /// Binds a controller to its pins, given per node in configuration order (`None` where a
+    /// node has no such line), and to the supply monitor. The pins are not touched here.
+    pub fn new(
+        controller: Controller<N>,
+        switches: Vec<Option<S>, N>,
+        resets: Vec<Option<R>, N>,
+        monitor: M,
+    ) -> Self {
+        Self {
+            controller,
+            switches,
+            resets,
+            monitor,
+        }
+    }
+
+    /// Reads the monitor and feeds the sample, or the failure, to the controller.
+    pub fn read_monitor(&mut self, now: Instant) -> Result<Sample, M::Error> {
+        match self.monitor.read_sample() {
+            Ok(sample) => {
+                self.controller.sample(now, sample);
+                Ok(sample)
+            }
+            Err(error) => {
+                self.controller.sample_failed(now);
+                Err(error)
+            }
+        }
+    }
+
+    /// Records a heartbeat edge that the caller observed (with its timestamp).
+    pub fn heartbeat_edge(&mut self, now: Instant, node: NodeId, high: bool) {
+        self.controller.heartbeat_edge(now, node, high);
+    }
+
+    /// Reads heartbeat inputs by polling and records every level change as an edge. `levels`
+    /// holds the last level seen per node and is updated. For boards without edge interrupts.
+    pub fn poll_heartbeats<I: InputPin>(
+        &mut self,
+        now: Instant,
+        inputs: &mut [Option<I>],
+        levels: &mut [bool],
+    ) -> Result<(), I::Error> {
+        for (index, (input, last)) in inputs.iter_mut().zip(levels.iter_mut()).enumerate() {
+            let Some(input) = input else { continue };
+            let high = input.is_high()?;
+            if high != *last {
+                *last = high;
+                self.controller
+                    .heartbeat_edge(now, NodeId(index as u8), high);
+            }
+        }
+        Ok(())
+    }
+
+    /// Passes an operator command to the controller.
+    pub fn command(
+        &mut self,
+        now: Instant,
+        node: NodeId,
+        command: Command,
+    ) -> Result<(), Rejection> {
+        self.controller.command(now, node, command)
+    }
+
+    /// Advances the controller's timers.
+    pub fn poll(&mut self, now: Instant) {
+        self.controller.poll(now);
+    }
+
+    /// Applies every pending action: sets lines with their polarity and hands each event to
+    /// `on_event`. Stops at the first pin error; the remaining actions stay queued.
+    pub fn apply(
+        &mut self,
+        mut on_event: impl FnMut(&Event),
+    ) -> Result<(), BoardError<S::Error, R::Error>> {
+        while let Some(action) = self.controller.next_action() {
+            match action {
+                Action::Switch { node, on } => self.set_switch(node, on)?,
+                Action::Reset { node, asserted } => self.set_reset(node, asserted)?,
+                Action::Event(event) => on_event(&event),
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns the controller, for status queries.
+    pub fn controller(&self) -> &Controller<N> {
+        &self.controller
+    }
+
+    /// Returns the monitor, for its counters.
+    pub fn monitor(&self) -> &M {
+        &self.monitor
+    }
+
+    /// Returns the monitor mutably, for re-initialisation or fault injection in tests.
+    pub fn monitor_mut(&mut self) -> &mut M {
+        &mut self.monitor
+    }
+
+    /// Takes the board apart, returning the controller, the pins and the monitor unchanged.
+    /// Dropping the pins leaves their levels as they are on every backend picluster ships.
+    #[allow(clippy::type_complexity)]
+    pub fn release(self) -> (Controller<N>, Vec<Option<S>, N>, Vec<Option<R>, N>, M) {
+        (self.controller, self.switches, self.resets, self.monitor)
+    }
+
+    fn set_switch(&mut self, node: NodeId, on: bool) -> Result<(), BoardError<S::Error, R::Error>> {
+        let config = &self.controller.config().nodes[node.index()];
+        let (Some(line), Some(Some(pin))) = (config.switch, self.switches.get_mut(node.index()))
+        else {
+            return Ok(());
+        };
+        let state = pin_state(line.polarity, on);
+        pin.set_state(state)
+            .map_err(|error| BoardError::Switch { node, error })
+    }
+
+    fn set_reset(
+        &mut self,
+        node: NodeId,
+        asserted: bool,
+    ) -> Result<(), BoardError<S::Error, R::Error>> {
+        let config = &self.controller.config().nodes[node.index()];
+        let (Some(line), Some(Some(pin))) = (config.reset, self.resets.get_mut(node.index()))
+        else {
+            return Ok(());
+        };
+        let state = pin_state(line.polarity, asserted);
+        pin.set_state(state)
+            .map_err(|error| BoardError::Reset { node, error })
+    }
+}
+
+fn pin_state(polarity: Polarity, active: bool) -> PinState {
+    PinState::from(polarity.level_for(active))
+}
