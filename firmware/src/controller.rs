@@ -223,4 +223,6 @@ pub struct Controller<const N: usize> {
     deferred_logged: bool,
     nothing_to_shed_logged: bool,
     common_cause: bool,
+    /// Time of the newest input.
+    now: Instant,
 }

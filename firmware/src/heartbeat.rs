@@ -94,7 +94,7 @@ impl HeartbeatTracker {
     pub fn status(&self, now: Instant, timings: &Timings) -> HeartbeatStatus {
         match self.last_counted {
             Some(last) if self.counted >= ALIVE_EDGES => {
-                if now.since(last) > timings.heartbeat_timeout {
+                if now.since(last) >= timings.heartbeat_timeout {
                     HeartbeatStatus::Lost { high: self.high }
                 } else {
                     HeartbeatStatus::Alive
@@ -195,9 +195,9 @@ mod tests {
         line.edge(at_ms(500), false, &t);
         line.edge(at_ms(1_000), true, &t);
         assert_eq!(line.lost_at(&t), Some(at_ms(1_000) + t.heartbeat_timeout));
-        assert_eq!(line.status(at_ms(16_000), &t), HeartbeatStatus::Alive);
+        assert_eq!(line.status(at_ms(15_999), &t), HeartbeatStatus::Alive);
         assert_eq!(
-            line.status(at_ms(16_001), &t),
+            line.status(at_ms(16_000), &t),
             HeartbeatStatus::Lost { high: true }
         );
     }

@@ -58,6 +58,12 @@ impl Trip {
         TripChange::None
     }
 
+    /// Forgets when the reading first passed the threshold, as after a gap in the samples.
+    /// A trip in force stays in force.
+    pub fn restart_timing(&mut self) {
+        self.past_since = None;
+    }
+
     /// Returns whether the trip is in force.
     pub fn tripped(&self) -> bool {
         self.tripped

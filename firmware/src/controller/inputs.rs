@@ -37,6 +37,7 @@ impl<const N: usize> Controller<N> {
             deferred_logged: false,
             nothing_to_shed_logged: false,
             common_cause: false,
+            now,
             config,
         };
         for (index, node) in controller.config.nodes.iter().enumerate() {
@@ -96,8 +97,10 @@ impl<const N: usize> Controller<N> {
     }
 
     /// Records an edge on `node`'s heartbeat line to level `high`.
+    /// Edges for an unknown node or a node without a heartbeat line are ignored.
     pub fn heartbeat_edge(&mut self, now: Instant, node: NodeId, high: bool) {
-        let Some(runtime) = self.nodes.get_mut(node.index()) else {
+        let has_line = self.config.nodes.get(node.index()).is_some_and(|n| n.heartbeat.is_some());
+        let Some(runtime) = self.nodes.get_mut(node.index()).filter(|_| has_line) else {
             return;
         };
         let outcome = runtime.heartbeat.edge(now, high, &self.config.timings);
@@ -181,12 +184,14 @@ impl<const N: usize> Controller<N> {
         self.actions.pop_front()
     }
 
-    /// Returns the latest time at which the controller must be polled if no input arrives.
+    /// Returns when the controller must next be polled if no input arrives first: the earliest
+    /// timer after the newest input's time. Every timer at or before that time is handled.
     pub fn next_deadline(&self) -> Option<Instant> {
         let timings = &self.config.timings;
+        let after = self.now;
         let mut earliest: Option<Instant> = None;
         let mut consider = |at: Option<Instant>| {
-            if let Some(at) = at {
+            if let Some(at) = at.filter(|&at| at > after) {
                 earliest = Some(earliest.map_or(at, |e| e.min(at)));
             }
         };
@@ -198,8 +203,12 @@ impl<const N: usize> Controller<N> {
         consider(self.supply.under_voltage.trips_at(timings.trip_delay));
         for runtime in &self.nodes {
             consider(runtime.verification.map(|check| check.deadline));
-            consider(runtime.heartbeat.lost_at(timings));
-            consider(runtime.last_off.map(|off| off + timings.min_off_time));
+            if runtime.state == NodeState::Running {
+                consider(runtime.heartbeat.lost_at(timings));
+            }
+            if runtime.power_on_queued {
+                consider(runtime.last_off.map(|off| off + timings.min_off_time));
+            }
             consider(match runtime.state {
                 NodeState::PoweringOn { since } => Some(since + timings.inrush_window),
                 NodeState::Booting { since } => Some(since + timings.boot_grace),
@@ -342,6 +351,7 @@ impl<const N: usize> Controller<N> {
 
     /// Runs every check that time or a new input may have made due.
     fn advance(&mut self, now: Instant) {
+        self.now = self.now.max(now);
         self.check_telemetry(now);
         for index in 0..self.nodes.len() {
             self.verify_switch(now, NodeId(index as u8));
@@ -356,8 +366,11 @@ impl<const N: usize> Controller<N> {
 
     fn check_telemetry(&mut self, now: Instant) {
         let timeout = self.config.timings.telemetry_timeout;
-        if !self.supply.telemetry_lost && now > self.supply.telemetry_deadline(timeout) {
+        if !self.supply.telemetry_lost && now >= self.supply.telemetry_deadline(timeout) {
             self.supply.telemetry_lost = true;
+            // A gap in the data is not time spent past a threshold.
+            self.supply.over_current.restart_timing();
+            self.supply.under_voltage.restart_timing();
             self.raise(now, None, EventKind::TelemetryLost);
         }
     }

@@ -71,6 +71,13 @@ impl<const N: usize> Controller<N> {
         let (true, Some(draw)) = (fresh, current) else {
             return Admission::NoTelemetry;
         };
+        let sagging = self.supply.last.is_some_and(|(_, sample)| {
+            sample.voltage < self.config.supply.under_voltage
+        });
+        if sagging {
+            // A sagging supply would sag further under a boot peak; wait for it to recover.
+            return Admission::Busy;
+        }
         let needed = draw + self.config.nodes[node.index()].boot_peak;
         let budget = self.config.supply.budget();
         if needed > budget {
@@ -153,7 +160,8 @@ impl<const N: usize> Controller<N> {
             .nodes
             .iter()
             .any(|runtime| runtime.verification.is_some());
-        if !still_over || verifying {
+        let fresh = self.supply.telemetry_ok(now, self.config.timings.telemetry_timeout);
+        if !still_over || verifying || !fresh {
             return;
         }
 

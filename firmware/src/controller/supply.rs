@@ -95,7 +95,7 @@ impl SupplyRuntime {
 
     /// Returns whether a valid sample arrived within `timeout` of `now`.
     pub fn telemetry_ok(&self, now: Instant, timeout: Duration) -> bool {
-        self.last.is_some() && now <= self.telemetry_deadline(timeout)
+        self.last.is_some() && now < self.telemetry_deadline(timeout)
     }
 
     /// Returns the newest valid sample's values.
