@@ -17,7 +17,7 @@ use crate::units::Instant;
 
 /// A source of supply samples: a current monitor driver, or a simulated one.
 pub trait SampleSource {
-    /// Why a sample could not be read.
+    /// The error returned when a sample cannot be read.
     type Error: Debug;
 
     /// Reads one sample. `current` is `None` when the conversion overflowed.
@@ -94,7 +94,7 @@ where
     }
 
     /// Reads heartbeat inputs by polling and records every level change as an edge. `levels`
-    /// holds the last level seen per node and is updated. For boards without edge interrupts.
+    /// contains the last level seen per node and is updated. For boards without edge interrupts.
     pub fn poll_heartbeats<I: InputPin>(
         &mut self,
         now: Instant,

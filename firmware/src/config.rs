@@ -1,4 +1,4 @@
-//! Cluster configuration as the controller sees it: the supply, the nodes and the timings.
+//! Cluster configuration as the controller uses it: the supply, the nodes and the timings.
 //!
 //! The supervisor parses its TOML file into these types; a microcontroller build can write
 //! them as constants. [`ClusterConfig::validate`] reports every problem at once, so an operator
@@ -8,7 +8,7 @@ use heapless::{String, Vec};
 
 use crate::units::{Duration, Milliamps, Millivolts};
 
-/// Longest node name kept by the firmware; the reference hostnames need 16 bytes.
+/// Maximum length of a node name in bytes; the reference hostnames need 16.
 pub const NAME_CAPACITY: usize = 32;
 
 /// Most problems [`ClusterConfig::validate`] lists; later ones are counted, not kept.
@@ -29,7 +29,7 @@ impl NodeId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LineId(pub u32);
 
-/// What a node is to the cluster.
+/// A node's role in the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     /// The board that runs the supervisor: measured, never switched.
@@ -38,7 +38,7 @@ pub enum Role {
     Worker,
 }
 
-/// Which line level turns a switch or asserts a reset.
+/// The line level that turns a switch on or asserts a reset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Polarity {
     /// A high level switches the node on (or asserts the line).
@@ -67,7 +67,7 @@ impl Polarity {
 pub struct SwitchLine {
     /// The line that drives the load switch or relay.
     pub line: LineId,
-    /// Which level powers the node.
+    /// The level that powers the node.
     pub polarity: Polarity,
 }
 
@@ -117,7 +117,7 @@ impl SupplyConfig {
     }
 }
 
-/// What a quarantined node's power is left at.
+/// The power a quarantined node is left at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QuarantinePower {
     /// Leave the node switched off, the safe default for a node in a reboot loop.
@@ -160,12 +160,12 @@ pub struct Timings {
     pub telemetry_timeout: Duration,
 }
 
-/// What to do when a node's heartbeat is lost.
+/// The recovery policy for a node whose heartbeat is lost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecoveryConfig {
     /// Pulse the RUN line before the first power cycle of an episode, where a reset line exists.
     pub reset_first: bool,
-    /// What a quarantined node's power is left at.
+    /// The power a quarantined node is left at.
     pub quarantine_power: QuarantinePower,
 }
 
@@ -281,6 +281,8 @@ impl ConfigProblems {
 
 impl<const N: usize> ClusterConfig<N> {
     /// Checks the whole configuration and returns every problem found, not only the first.
+    // Without an allocator the problems cannot be boxed; validation runs once, at start.
+    #[allow(clippy::result_large_err)]
     pub fn validate(&self) -> Result<(), ConfigProblems> {
         let mut found = ConfigProblems::default();
         self.check_supply(&mut found);

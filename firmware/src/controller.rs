@@ -4,7 +4,7 @@
 //! [`Controller::heartbeat_edge`], [`Controller::command`], [`Controller::poll`]), then drains
 //! the resulting [`Action`]s with [`Controller::next_action`] and applies them: set a switch,
 //! drive a reset line, record an event. [`Controller::next_deadline`] says when the controller
-//! must be polled again if no input arrives first. The controller never reads a clock.
+//! returns when the controller must be polled again if no input arrives first. The controller never reads a clock.
 //!
 //! Drain the actions after every input: the queue holds [`ACTION_CAPACITY`] actions, and when
 //! it is full the oldest events are dropped (switch and reset actions never are).
@@ -17,7 +17,7 @@ use crate::heartbeat::HeartbeatStatus;
 use crate::state::NodeState;
 use crate::units::{Instant, Milliamps, Millivolts};
 
-/// Actions the queue holds between two drains.
+/// Capacity of the action queue between two drains.
 pub const ACTION_CAPACITY: usize = 256;
 
 /// Automatic cycles remembered per node; at least the largest `max_cycles` allowed.
@@ -49,7 +49,7 @@ pub enum Command {
     Release,
 }
 
-/// Why an operator command was rejected.
+/// The reason an operator command was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejection {
     /// No node has this id.
@@ -90,7 +90,7 @@ pub enum Rejection {
     Faulted {
         /// The node.
         node: NodeId,
-        /// Which way the switch is stuck.
+        /// The direction in which the switch is stuck.
         way: StuckWay,
     },
     /// The node has no reset line.
@@ -110,7 +110,7 @@ pub enum Rejection {
     },
 }
 
-/// What the caller must do.
+/// An effect the caller must apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Put the node's power switch on or off (the caller applies the line polarity).
@@ -124,7 +124,7 @@ pub enum Action {
     Reset {
         /// The node.
         node: NodeId,
-        /// `true` holds the node in reset.
+        /// `true` keeps the node in reset.
         asserted: bool,
     },
     /// Record an event.
@@ -154,7 +154,7 @@ pub struct NodeStart {
     pub admin: AdminState,
 }
 
-/// A node as the controller sees it now.
+/// A node's present status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NodeStatus {
     /// The state machine's state.
@@ -176,7 +176,7 @@ pub struct NodeStatus {
     pub power_on_queued: bool,
 }
 
-/// The supply as the controller sees it now.
+/// The supply's present status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SupplyStatus {
     /// The newest valid sample and when it arrived.

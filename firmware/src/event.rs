@@ -22,7 +22,7 @@ pub struct Measured {
     pub current: Option<Milliamps>,
 }
 
-/// Which way a switch failed its verification.
+/// The direction in which a switch failed its verification.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StuckWay {
     /// The node was switched off but its current did not drop (a welded relay).
@@ -31,7 +31,7 @@ pub enum StuckWay {
     StuckOff,
 }
 
-/// Why a node changed state or an action was taken.
+/// The reason a node changed state or an action was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cause {
     /// The daemon started and adopted the node's present line level.
@@ -76,7 +76,7 @@ pub enum EventKind {
     },
     /// A switch failed verification; the node is now faulted.
     SwitchFailed {
-        /// Which way the switch is stuck.
+        /// The direction in which the switch is stuck.
         way: StuckWay,
         /// The smallest step the switch should have caused.
         expected_step: Milliamps,

@@ -1,8 +1,8 @@
 //! Heartbeat tracking for one input line.
 //!
-//! A worker toggles its heartbeat line while it is healthy: an agent at a fixed period, or the
-//! kernel's LED `heartbeat` trigger (a double blink whose period shortens with load, about
-//! 0.4 s to 1.3 s per Linux's `ledtrig-heartbeat.c`) or `timer` trigger. The tracker only
+//! A worker toggles its heartbeat line while it is healthy, from an agent at a fixed period or
+//! from the kernel's LED `heartbeat` or `timer` trigger. The `heartbeat` trigger is a double
+//! blink whose period shortens with load, from about 1.3 s idle towards 0.4 s (estimate). The tracker only
 //! counts edges and their times; the controller decides what a lost heartbeat means.
 
 use heapless::Deque;
@@ -17,7 +17,7 @@ pub const NOISE_HISTORY: usize = 64;
 /// power-on; a second one shows something is toggling it.
 const ALIVE_EDGES: u32 = 2;
 
-/// What the edges on a line say about its node.
+/// A line's status, derived from its edges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeartbeatStatus {
     /// Fewer than two edges since the node was powered or reset.
@@ -31,7 +31,7 @@ pub enum HeartbeatStatus {
     },
 }
 
-/// What one edge changed.
+/// The result of recording one edge.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EdgeOutcome {
     /// The edge was counted (it came after the debounce time).

@@ -1,12 +1,12 @@
 //! Time-over-threshold detection with hysteresis, the rule behind both supply trips.
 //!
 //! A reading past its threshold trips only after it stays there for the trip delay, so one
-//! noisy sample never sheds a node; once tripped, it clears only when the reading passes back
+//! noisy sample never sheds a node. Once tripped, it clears only when the reading passes back
 //! beyond a separate clear level.
 
 use crate::units::{Duration, Instant};
 
-/// Where a reading stands relative to a trip's two levels.
+/// A reading's position relative to a trip's two levels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reading {
     /// Past the trip level.
@@ -17,7 +17,7 @@ pub enum Reading {
     Clear,
 }
 
-/// What one reading changed.
+/// The change one reading made to a trip.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TripChange {
     /// Nothing changed.

@@ -1,8 +1,8 @@
 //! The recovery ladder's memory: when a node was last cycled automatically.
 //!
-//! Cycles are counted in a sliding window. The first cycle of a window happens at once; each
-//! further one waits the backoff, doubled for every cycle already in the window; when the
-//! window already holds the maximum, the node is quarantined instead.
+//! Cycles are counted in a sliding window. The first cycle of a window happens at once. Each
+//! further one waits the backoff, doubled for every cycle already in the window. When the
+//! window already contains the maximum, the node is quarantined instead.
 
 use heapless::Vec;
 
@@ -10,14 +10,14 @@ use crate::config::Timings;
 use crate::controller::CYCLE_HISTORY;
 use crate::units::Instant;
 
-/// What the ladder allows at a given time.
+/// The ladder's next step at a given time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     /// Cycle the node now.
     Cycle,
     /// Wait until this time, then ask again.
     WaitUntil(Instant),
-    /// The window already holds the maximum: quarantine the node.
+    /// The window already contains the maximum, so quarantine the node.
     Quarantine,
 }
 

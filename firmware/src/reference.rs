@@ -1,7 +1,7 @@
 //! The reference cluster: three switched workers and a Pi 3 head on one 5.4 A USB charger.
 //!
 //! The simulator's default world, the example configuration file and the examples all describe
-//! this cluster; a test in the supervisor checks that the shipped TOML file matches it.
+//! this cluster. A test in the supervisor checks that the shipped TOML file matches it.
 
 use heapless::{String, Vec};
 
@@ -14,7 +14,7 @@ use crate::units::{Duration, Milliamps, Millivolts};
 /// Node capacity used for the reference cluster and the supervisor.
 pub const MAX_NODES: usize = 64;
 
-/// The supply: a 4-port USB charger rated 5 V, 5.4 A in total (its label).
+/// Returns the supply: a 4-port USB charger rated 5 V, 5.4 A in total (its label).
 pub fn supply() -> SupplyConfig {
     SupplyConfig {
         limit: Milliamps(5_400),
@@ -161,10 +161,11 @@ pub fn cluster() -> ClusterConfig<MAX_NODES> {
             idle: Milliamps(board.idle_ma),
             min_step: MIN_STEP,
         };
-        nodes
-            .push(node)
-            .ok()
-            .expect("MAX_NODES exceeds the reference table");
+        let pushed = nodes.push(node);
+        assert!(
+            pushed.is_ok(),
+            "MAX_NODES is smaller than the reference table"
+        );
     }
     ClusterConfig {
         supply: supply(),

@@ -8,7 +8,7 @@ use core::fmt;
 use crate::event::StuckWay;
 use crate::units::Instant;
 
-/// Why a node is unresponsive.
+/// The reason a node is unresponsive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unresponsive {
     /// No heartbeat edge since power-on: the node never booted.
@@ -64,9 +64,9 @@ pub enum NodeState {
         /// Whether the node is powered.
         on: bool,
     },
-    /// The switch did not do what it was told.
+    /// The switch did not follow its command.
     Faulted {
-        /// Which way it failed.
+        /// The direction in which it failed.
         way: StuckWay,
     },
 }

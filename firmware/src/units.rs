@@ -139,7 +139,7 @@ impl Sub for Duration {
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let millis = self.as_millis();
-        if millis % 1_000 == 0 {
+        if millis.is_multiple_of(1_000) {
             write!(f, "{} s", millis / 1_000)
         } else {
             write!(f, "{millis} ms")

@@ -23,10 +23,20 @@ const CASES: u32 = 10_000;
 enum Input {
     /// Let time pass, polling at every deadline on the way, as the daemon does.
     Advance(u64),
-    Sample { current_ma: i32, voltage_mv: i32, overflow: bool },
+    Sample {
+        current_ma: i32,
+        voltage_mv: i32,
+        overflow: bool,
+    },
     MonitorFailed,
-    Edge { node: u8, high: bool },
-    Command { node: u8, command: Command },
+    Edge {
+        node: u8,
+        high: bool,
+    },
+    Command {
+        node: u8,
+        command: Command,
+    },
 }
 
 fn command() -> impl Strategy<Value = Command> {
@@ -78,10 +88,18 @@ impl Run {
         let now = Instant::from_secs(10);
         let start: Vec<NodeStart> = powered
             .iter()
-            .map(|&switch_on| NodeStart { switch_on, ..NodeStart::default() })
+            .map(|&switch_on| NodeStart {
+                switch_on,
+                ..NodeStart::default()
+            })
             .collect();
         let controller = Controller::new(config.clone(), now, &start).unwrap();
-        Run { controller, config, now, last_sample: None }
+        Run {
+            controller,
+            config,
+            now,
+            last_sample: None,
+        }
     }
 
     fn apply(&mut self, input: &Input, steps: &mut Vec<Step>) {
@@ -96,9 +114,16 @@ impl Run {
                 self.now = end;
                 self.controller.poll(end);
             }
-            Input::Sample { current_ma, voltage_mv, overflow } => {
+            Input::Sample {
+                current_ma,
+                voltage_mv,
+                overflow,
+            } => {
                 let current = (!overflow).then_some(Milliamps(current_ma));
-                let sample = Sample { voltage: Millivolts(voltage_mv), current };
+                let sample = Sample {
+                    voltage: Millivolts(voltage_mv),
+                    current,
+                };
                 self.controller.sample(self.now, sample);
                 // The controller decides with this sample, so the checks see it too.
                 if let Some(current) = current {
@@ -106,7 +131,9 @@ impl Run {
                 }
             }
             Input::MonitorFailed => self.controller.sample_failed(self.now),
-            Input::Edge { node, high } => self.controller.heartbeat_edge(self.now, NodeId(node), high),
+            Input::Edge { node, high } => {
+                self.controller.heartbeat_edge(self.now, NodeId(node), high)
+            }
             Input::Command { node, command } => {
                 let _ = self.controller.command(self.now, NodeId(node), command);
                 self.record(true, steps);
@@ -121,7 +148,12 @@ impl Run {
         while let Some(action) = self.controller.next_action() {
             actions.push(action);
         }
-        steps.push(Step { at: self.now, actions, operator, last_sample: self.last_sample });
+        steps.push(Step {
+            at: self.now,
+            actions,
+            operator,
+            last_sample: self.last_sample,
+        });
     }
 }
 

@@ -16,9 +16,11 @@ use super::{
 };
 
 impl<const N: usize> Controller<N> {
-    /// Builds a controller that adopts each node as found: a switch that is on stays on and the
-    /// node gets a boot grace; nothing is switched. `start` lists the nodes in configuration
-    /// order; missing entries count as switched off.
+    /// Builds a controller that adopts each node as found, switching nothing. A switch that is on
+    /// stays on and its node gets a boot grace. `start` lists the nodes in configuration order,
+    /// and missing entries count as switched off.
+    // Without an allocator the problems cannot be boxed; a controller is built once, at start.
+    #[allow(clippy::result_large_err)]
     pub fn new(
         config: ClusterConfig<N>,
         now: Instant,
@@ -43,7 +45,7 @@ impl<const N: usize> Controller<N> {
         for (index, node) in controller.config.nodes.iter().enumerate() {
             let found = start.get(index).cloned().unwrap_or_default();
             let runtime = adopt(now, node.role, &found);
-            // Capacity is N for both, and the configuration holds at most N nodes.
+            // Both vectors have capacity N, and the configuration has at most N nodes.
             let _ = controller.nodes.push(runtime);
             let _ = controller.queued_at.push(0);
         }
@@ -99,7 +101,11 @@ impl<const N: usize> Controller<N> {
     /// Records an edge on `node`'s heartbeat line to level `high`.
     /// Edges for an unknown node or a node without a heartbeat line are ignored.
     pub fn heartbeat_edge(&mut self, now: Instant, node: NodeId, high: bool) {
-        let has_line = self.config.nodes.get(node.index()).is_some_and(|n| n.heartbeat.is_some());
+        let has_line = self
+            .config
+            .nodes
+            .get(node.index())
+            .is_some_and(|n| n.heartbeat.is_some());
         let Some(runtime) = self.nodes.get_mut(node.index()).filter(|_| has_line) else {
             return;
         };

@@ -9,7 +9,7 @@ use crate::units::{Instant, Milliamps};
 
 use super::{Controller, Rejection};
 
-/// Why the head of the power-on queue cannot be admitted yet.
+/// The admission decision for the head of the power-on queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Admission {
     /// Switch it on now.
@@ -71,9 +71,10 @@ impl<const N: usize> Controller<N> {
         let (true, Some(draw)) = (fresh, current) else {
             return Admission::NoTelemetry;
         };
-        let sagging = self.supply.last.is_some_and(|(_, sample)| {
-            sample.voltage < self.config.supply.under_voltage
-        });
+        let sagging = self
+            .supply
+            .last
+            .is_some_and(|(_, sample)| sample.voltage < self.config.supply.under_voltage);
         if sagging {
             // A sagging supply would sag further under a boot peak; wait for it to recover.
             return Admission::Busy;
@@ -160,7 +161,9 @@ impl<const N: usize> Controller<N> {
             .nodes
             .iter()
             .any(|runtime| runtime.verification.is_some());
-        let fresh = self.supply.telemetry_ok(now, self.config.timings.telemetry_timeout);
+        let fresh = self
+            .supply
+            .telemetry_ok(now, self.config.timings.telemetry_timeout);
         if !still_over || verifying || !fresh {
             return;
         }

@@ -7,7 +7,7 @@ use crate::units::{Duration, Instant};
 
 use super::Sample;
 
-/// What the newest sample changed on the supply side.
+/// The changes the newest sample made on the supply side.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct SampleOutcome {
     pub telemetry_restored: bool,

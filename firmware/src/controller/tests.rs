@@ -80,7 +80,7 @@ impl Rig {
         Self::with(reference_config(), &[true, true, true, true])
     }
 
-    /// Builds a rig whose nodes are powered (and healthy) as `powered` says.
+    /// Builds a rig whose nodes are powered (and healthy) where `powered` is true.
     fn with(config: ClusterConfig<8>, powered: &[bool]) -> Self {
         let now = Instant::from_secs(1_000);
         let mut nodes = Vec::new();
@@ -101,7 +101,10 @@ impl Rig {
                 sim.next_edge = Some(now);
             }
             nodes.push(sim);
-            start.push(NodeStart { switch_on: on, ..NodeStart::default() });
+            start.push(NodeStart {
+                switch_on: on,
+                ..NodeStart::default()
+            });
         }
         let controller = Controller::new(config, now, &start).expect("valid configuration");
         let mut rig = Rig {
@@ -119,7 +122,12 @@ impl Rig {
     }
 
     fn draw(&self) -> i32 {
-        let nodes: i32 = self.nodes.iter().filter(|n| n.powered).map(|n| n.draw_ma).sum();
+        let nodes: i32 = self
+            .nodes
+            .iter()
+            .filter(|n| n.powered)
+            .map(|n| n.draw_ma)
+            .sum();
         nodes + self.extra_ma
     }
 
@@ -165,7 +173,9 @@ impl Rig {
         }
         for index in 0..self.nodes.len() {
             let node = &mut self.nodes[index];
-            let Some(at) = node.next_edge.filter(|&at| at <= now) else { continue };
+            let Some(at) = node.next_edge.filter(|&at| at <= now) else {
+                continue;
+            };
             if !node.powered || !node.beating_at(at) {
                 node.next_edge = None;
                 continue;
@@ -173,7 +183,8 @@ impl Rig {
             node.level = !node.level;
             node.next_edge = Some(at + BEAT);
             let level = node.level;
-            self.controller.heartbeat_edge(now, NodeId(index as u8), level);
+            self.controller
+                .heartbeat_edge(now, NodeId(index as u8), level);
             self.drain();
         }
         self.controller.poll(now);
@@ -210,13 +221,19 @@ impl Rig {
                     sim.next_edge = None;
                 }
             }
-            Action::Reset { node, asserted: false } => {
+            Action::Reset {
+                node,
+                asserted: false,
+            } => {
                 let sim = &mut self.nodes[node.index()];
                 if sim.powered {
                     sim.schedule_boot(now, BOOT_TIME);
                 }
             }
-            Action::Reset { node, asserted: true } => self.nodes[node.index()].next_edge = None,
+            Action::Reset {
+                node,
+                asserted: true,
+            } => self.nodes[node.index()].next_edge = None,
             Action::Event(_) => {}
         }
     }
@@ -226,10 +243,13 @@ impl Rig {
     }
 
     fn switches(&self, node: NodeId) -> Vec<(Instant, bool)> {
-        let switched = self.actions.iter().filter_map(|&(at, action)| match action {
-            Action::Switch { node: n, on } if n == node => Some((at, on)),
-            _ => None,
-        });
+        let switched = self
+            .actions
+            .iter()
+            .filter_map(|&(at, action)| match action {
+                Action::Switch { node: n, on } if n == node => Some((at, on)),
+                _ => None,
+            });
         switched.collect()
     }
 
@@ -242,14 +262,19 @@ impl Rig {
     }
 
     fn entered(&self, node: NodeId, to: StateKind) -> Vec<(Instant, Cause)> {
-        let entries = self.events().into_iter().filter_map(|event| match event.kind {
-            EventKind::StateChanged { from, to: entered, cause }
-                if event.node == Some(node) && entered == to && from != to =>
-            {
-                Some((event.at, cause))
-            }
-            _ => None,
-        });
+        let entries = self
+            .events()
+            .into_iter()
+            .filter_map(|event| match event.kind {
+                EventKind::StateChanged {
+                    from,
+                    to: entered,
+                    cause,
+                } if event.node == Some(node) && entered == to && from != to => {
+                    Some((event.at, cause))
+                }
+                _ => None,
+            });
         entries.collect()
     }
 }
@@ -293,8 +318,16 @@ fn cold_start_staggers_power_on() {
         .collect();
     ons.sort();
     let inrush = reference::timings().inrush_window;
-    assert!(ons[1].since(ons[0]) >= inrush, "second power-on at {}", ons[1]);
-    assert!(ons[2].since(ons[1]) >= inrush, "third power-on at {}", ons[2]);
+    assert!(
+        ons[1].since(ons[0]) >= inrush,
+        "second power-on at {}",
+        ons[1]
+    );
+    assert!(
+        ons[2].since(ons[1]) >= inrush,
+        "third power-on at {}",
+        ons[2]
+    );
     for node in [NODE0, NODE1, NODE3] {
         assert_eq!(rig.state(node), NodeState::Running);
     }
@@ -303,8 +336,17 @@ fn cold_start_staggers_power_on() {
 #[test]
 fn head_commands_are_rejected() {
     let mut rig = Rig::reference();
-    for command in [Command::Off, Command::Cycle, Command::On, Command::Reset, Command::Hold] {
-        assert_eq!(rig.command(HEAD, command), Err(Rejection::HeadNode { node: HEAD }));
+    for command in [
+        Command::Off,
+        Command::Cycle,
+        Command::On,
+        Command::Reset,
+        Command::Hold,
+    ] {
+        assert_eq!(
+            rig.command(HEAD, command),
+            Err(Rejection::HeadNode { node: HEAD })
+        );
     }
     assert!(rig.switches(HEAD).is_empty());
 }
@@ -329,8 +371,14 @@ fn power_on_over_budget_is_rejected() {
 fn held_node_rejects_power_commands() {
     let mut rig = Rig::reference();
     rig.command(NODE1, Command::Hold).unwrap();
-    assert_eq!(rig.command(NODE1, Command::Off), Err(Rejection::Held { node: NODE1 }));
-    assert_eq!(rig.command(NODE1, Command::Cycle), Err(Rejection::Held { node: NODE1 }));
+    assert_eq!(
+        rig.command(NODE1, Command::Off),
+        Err(Rejection::Held { node: NODE1 })
+    );
+    assert_eq!(
+        rig.command(NODE1, Command::Cycle),
+        Err(Rejection::Held { node: NODE1 })
+    );
     assert_eq!(rig.state(NODE1), NodeState::Held { on: true });
 }
 
@@ -354,7 +402,10 @@ fn cycle_waits_min_off_time() {
     assert_eq!(switches.len(), 2);
     assert!(!switches[0].1);
     assert!(switches[1].1);
-    assert_eq!(switches[1].0.since(switches[0].0), reference::timings().min_off_time);
+    assert_eq!(
+        switches[1].0.since(switches[0].0),
+        reference::timings().min_off_time
+    );
 }
 
 #[test]
@@ -371,7 +422,10 @@ fn lost_heartbeat_pulses_reset_first() {
         .filter(|(_, action)| matches!(action, Action::Reset { node, .. } if *node == NODE1))
         .collect();
     assert_eq!(pulses.len(), 2);
-    assert_eq!(pulses[1].0.since(pulses[0].0), reference::timings().reset_pulse);
+    assert_eq!(
+        pulses[1].0.since(pulses[0].0),
+        reference::timings().reset_pulse
+    );
     assert_eq!(rig.state(NODE1).kind(), StateKind::Booting);
     assert!(rig.switches(NODE1).is_empty());
 }
@@ -387,7 +441,10 @@ fn never_booted_is_told_from_hung() {
 
     let node0 = rig.entered(NODE0, StateKind::Unresponsive);
     let node1 = rig.entered(NODE1, StateKind::Unresponsive);
-    assert_eq!(node0.first().map(|&(_, cause)| cause), Some(Cause::NeverBooted));
+    assert_eq!(
+        node0.first().map(|&(_, cause)| cause),
+        Some(Cause::NeverBooted)
+    );
     assert_eq!(node1.first().map(|&(_, cause)| cause), Some(Cause::Hung));
 }
 
@@ -442,7 +499,10 @@ fn cycle_count_survives_restart() {
 
     let quarantined = rig.entered(NODE1, StateKind::Quarantined);
     assert_eq!(quarantined.len(), 1);
-    assert_eq!(quarantined[0].0.since(first_cycle), Duration::from_secs(630));
+    assert_eq!(
+        quarantined[0].0.since(first_cycle),
+        Duration::from_secs(630)
+    );
 }
 
 #[test]
@@ -495,14 +555,24 @@ fn welded_relay_faults_stuck_on() {
     rig.command(NODE0, Command::Off).unwrap();
     rig.run_for(Duration::from_secs(5));
 
-    assert_eq!(rig.state(NODE0), NodeState::Faulted { way: StuckWay::StuckOn });
-    let failure = rig.events().into_iter().find_map(|event| match event.kind {
-        EventKind::SwitchFailed { way, expected_step, measured_step } => {
-            Some((way, expected_step, measured_step))
+    assert_eq!(
+        rig.state(NODE0),
+        NodeState::Faulted {
+            way: StuckWay::StuckOn
         }
+    );
+    let failure = rig.events().into_iter().find_map(|event| match event.kind {
+        EventKind::SwitchFailed {
+            way,
+            expected_step,
+            measured_step,
+        } => Some((way, expected_step, measured_step)),
         _ => None,
     });
-    assert_eq!(failure, Some((StuckWay::StuckOn, Milliamps(100), Milliamps(0))));
+    assert_eq!(
+        failure,
+        Some((StuckWay::StuckOn, Milliamps(100), Milliamps(0)))
+    );
 }
 
 #[test]
@@ -528,7 +598,11 @@ fn missing_telemetry_switches_nothing_off() {
     rig.nodes[1].heart = Heart::DiesAfter(Duration::ZERO);
     rig.run_for(Duration::from_secs(300));
 
-    let lost = rig.events().into_iter().filter(|e| e.kind == EventKind::TelemetryLost).count();
+    let lost = rig
+        .events()
+        .into_iter()
+        .filter(|e| e.kind == EventKind::TelemetryLost)
+        .count();
     assert_eq!(lost, 1);
     assert!(rig.switches(NODE1).is_empty());
     assert_eq!(rig.state(NODE1).kind(), StateKind::Unresponsive);
@@ -540,7 +614,10 @@ fn missing_telemetry_rejects_power_on() {
     let mut rig = Rig::with(reference_config(), &[false, true, true, true]);
     rig.telemetry = false;
     rig.run_for(Duration::from_secs(5));
-    assert_eq!(rig.command(NODE0, Command::On), Err(Rejection::NoTelemetry { node: NODE0 }));
+    assert_eq!(
+        rig.command(NODE0, Command::On),
+        Err(Rejection::NoTelemetry { node: NODE0 })
+    );
 }
 
 #[test]
@@ -569,7 +646,11 @@ fn over_current_sheds_lowest_priority_first() {
         .events()
         .into_iter()
         .filter_map(|event| match event.kind {
-            EventKind::StateChanged { to: StateKind::Off, cause, .. } => Some((event.node?, cause)),
+            EventKind::StateChanged {
+                to: StateKind::Off,
+                cause,
+                ..
+            } => Some((event.node?, cause)),
             _ => None,
         })
         .collect();
@@ -600,7 +681,10 @@ fn single_sample_over_budget_does_not_trip() {
     rig.run_for(Duration::from_millis(1));
     rig.extra_ma = 0;
     rig.run_for(Duration::from_secs(5));
-    let trips = rig.events().into_iter().filter(|e| matches!(e.kind, EventKind::OverCurrentTrip { .. }));
+    let trips = rig
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e.kind, EventKind::OverCurrentTrip { .. }));
     assert_eq!(trips.count(), 0);
 }
 
@@ -621,7 +705,11 @@ fn under_voltage_sheds_lowest_priority() {
 #[test]
 fn adoption_switches_nothing() {
     let rig = Rig::with(reference_config(), &[true, false, true, true]);
-    assert!(rig.actions.iter().all(|(_, action)| matches!(action, Action::Event(_))));
+    assert!(
+        rig.actions
+            .iter()
+            .all(|(_, action)| matches!(action, Action::Event(_)))
+    );
     assert_eq!(rig.state(NODE0).kind(), StateKind::Booting);
     assert_eq!(rig.state(NODE1).kind(), StateKind::Off);
     assert_eq!(rig.state(HEAD), NodeState::Running);
@@ -633,7 +721,10 @@ fn release_clears_quarantine() {
     rig.nodes[1].heart = Heart::DiesAfter(Duration::from_secs(5));
     rig.nodes[1].booted_at = Some(rig.now - BOOT_TIME);
     rig.run_for(Duration::from_secs(900));
-    assert_eq!(rig.command(NODE1, Command::On), Err(Rejection::Quarantined { node: NODE1 }));
+    assert_eq!(
+        rig.command(NODE1, Command::On),
+        Err(Rejection::Quarantined { node: NODE1 })
+    );
     rig.command(NODE1, Command::Release).unwrap();
     assert_eq!(rig.state(NODE1).kind(), StateKind::Off);
     assert_eq!(rig.controller.admin_state(NODE1).unwrap().cycles.len(), 0);
