@@ -13,6 +13,7 @@ use heapless::Vec;
 use crate::config::{NodeId, Polarity};
 use crate::controller::{Action, Command, Controller, Rejection, Sample};
 use crate::event::Event;
+use crate::monitor::{Monitor, MonitorError};
 use crate::units::Instant;
 
 /// A source of supply samples: a current monitor driver, or a simulated one.
@@ -20,8 +21,32 @@ pub trait SampleSource {
     /// The error returned when a sample cannot be read.
     type Error: Debug;
 
-    /// Reads one sample. `current` is `None` when the conversion overflowed.
-    fn read_sample(&mut self) -> Result<Sample, Self::Error>;
+    /// Reads one sample: `Ok(None)` when no new conversion finished since the last read, which
+    /// is not a fault. A sample's `current` is `None` when the conversion overflowed.
+    fn read_sample(&mut self) -> Result<Option<Sample>, Self::Error>;
+}
+
+/// Samples from an INA219 or INA226 driver.
+///
+/// A conversion that found the chip reset to its defaults is dropped by the driver and
+/// reported as an error, so the controller counts it and the next read uses the restored
+/// calibration.
+#[derive(Debug)]
+pub struct MonitorSamples<M>(pub M);
+
+impl<M: Monitor> SampleSource for MonitorSamples<M> {
+    type Error = MonitorError<M::I2cError>;
+
+    fn read_sample(&mut self) -> Result<Option<Sample>, Self::Error> {
+        match self.0.read() {
+            Ok(reading) => Ok(Some(Sample {
+                voltage: reading.bus,
+                current: reading.current,
+            })),
+            Err(MonitorError::NotReady) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
 }
 
 /// A pin that failed while an action was applied.
@@ -74,12 +99,17 @@ where
         }
     }
 
-    /// Reads the monitor and feeds the sample, or the failure, to the controller.
-    pub fn read_monitor(&mut self, now: Instant) -> Result<Sample, M::Error> {
+    /// Reads the monitor and feeds the sample, or the failure, to the controller. Returns
+    /// `Ok(None)` when no new conversion was ready.
+    pub fn read_monitor(&mut self, now: Instant) -> Result<Option<Sample>, M::Error> {
         match self.monitor.read_sample() {
-            Ok(sample) => {
+            Ok(Some(sample)) => {
                 self.controller.sample(now, sample);
-                Ok(sample)
+                Ok(Some(sample))
+            }
+            Ok(None) => {
+                self.controller.poll(now);
+                Ok(None)
             }
             Err(error) => {
                 self.controller.sample_failed(now);
@@ -195,4 +225,135 @@ where
 
 fn pin_state(polarity: Polarity, active: bool) -> PinState {
     PinState::from(polarity.level_for(active))
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use core::convert::Infallible;
+    use std::vec::Vec as StdVec;
+
+    use embedded_hal::digital::ErrorType;
+
+    use super::*;
+    use crate::config::Role;
+    use crate::controller::NodeStart;
+    use crate::monitor::{Counters, Reading};
+    use crate::reference::{self, MAX_NODES};
+    use crate::units::{Duration, Milliamps, Millivolts};
+
+    /// An output pin that records every level it is set to.
+    #[derive(Debug, Default)]
+    struct RecordingPin {
+        levels: StdVec<bool>,
+    }
+
+    impl ErrorType for RecordingPin {
+        type Error = Infallible;
+    }
+
+    impl OutputPin for RecordingPin {
+        fn set_low(&mut self) -> Result<(), Infallible> {
+            self.levels.push(false);
+            Ok(())
+        }
+
+        fn set_high(&mut self) -> Result<(), Infallible> {
+            self.levels.push(true);
+            Ok(())
+        }
+    }
+
+    /// A sample source that always reads the same draw.
+    #[derive(Debug)]
+    struct SteadySupply(Milliamps);
+
+    impl SampleSource for SteadySupply {
+        type Error = Infallible;
+
+        fn read_sample(&mut self) -> Result<Option<Sample>, Infallible> {
+            Ok(Some(Sample {
+                voltage: Millivolts(5_050),
+                current: Some(self.0),
+            }))
+        }
+    }
+
+    type TestBoard = Board<MAX_NODES, RecordingPin, RecordingPin, SteadySupply>;
+
+    fn board() -> TestBoard {
+        let config = reference::cluster();
+        let powered = NodeStart {
+            switch_on: true,
+            ..NodeStart::default()
+        };
+        let start = std::vec![powered; config.nodes.len()];
+        let controller = Controller::new(config.clone(), Instant::ZERO, &start).unwrap();
+        let mut switches = Vec::new();
+        let mut resets = Vec::new();
+        for node in &config.nodes {
+            let worker = node.role == Role::Worker;
+            let _ = switches.push(worker.then(RecordingPin::default));
+            let _ = resets.push(node.reset.map(|_| RecordingPin::default()));
+        }
+        Board::new(controller, switches, resets, SteadySupply(Milliamps(1_500)))
+    }
+
+    #[test]
+    fn board_drives_lines_with_polarity() {
+        let mut board = board();
+        let now = Instant::from_secs(1);
+        board.read_monitor(now).unwrap();
+        board.command(now, NodeId(0), Command::Reset).unwrap();
+        board.command(now, NodeId(1), Command::Off).unwrap();
+        board.apply(|_| {}).unwrap();
+
+        let (_, switches, resets, _) = board.release();
+        // The reference RUN lines are active low: asserting a reset drives the line low.
+        assert_eq!(resets[0].as_ref().unwrap().levels, [false]);
+        // The reference switches are active high: switching off drives the line low.
+        assert_eq!(switches[1].as_ref().unwrap().levels, [false]);
+        assert!(switches[0].as_ref().unwrap().levels.is_empty());
+    }
+
+    #[test]
+    fn board_hands_events_to_caller() {
+        let mut board = board();
+        let mut events = StdVec::new();
+        board.read_monitor(Instant::from_secs(1)).unwrap();
+        board.apply(|event| events.push(*event)).unwrap();
+        // One adoption event per node.
+        assert_eq!(events.len(), 4);
+    }
+
+    /// A monitor whose next conversion is not finished.
+    #[derive(Debug)]
+    struct NotReadyMonitor;
+
+    impl Monitor for NotReadyMonitor {
+        type I2cError = embedded_hal::i2c::ErrorKind;
+
+        fn init(&mut self) -> Result<(), MonitorError<Self::I2cError>> {
+            Ok(())
+        }
+
+        fn read(&mut self) -> Result<Reading, MonitorError<Self::I2cError>> {
+            Err(MonitorError::NotReady)
+        }
+
+        fn sample_period(&self) -> Duration {
+            Duration::from_millis(1)
+        }
+
+        fn counters(&self) -> Counters {
+            Counters::default()
+        }
+    }
+
+    #[test]
+    fn unfinished_conversion_is_no_sample() {
+        let mut source = MonitorSamples(NotReadyMonitor);
+        assert_eq!(source.read_sample(), Ok(None));
+    }
 }

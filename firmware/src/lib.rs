@@ -8,6 +8,7 @@ pub mod config;
 pub mod controller;
 pub mod event;
 pub mod heartbeat;
+pub mod monitor;
 pub mod protection;
 pub mod recovery;
 pub mod reference;
