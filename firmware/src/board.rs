@@ -310,10 +310,10 @@ mod tests {
         board.apply(|_| {}).unwrap();
 
         let (_, switches, resets, _) = board.release();
-        // The reference RUN lines are active low: asserting a reset drives the line low.
-        assert_eq!(resets[0].as_ref().unwrap().levels, [false]);
-        // The reference switches are active high: switching off drives the line low.
-        assert_eq!(switches[1].as_ref().unwrap().levels, [false]);
+        // The reference RUN lines are active high: asserting a reset drives the line high.
+        assert_eq!(resets[0].as_ref().unwrap().levels, [true]);
+        // The reference switches are active low: switching off drives the line high.
+        assert_eq!(switches[1].as_ref().unwrap().levels, [true]);
         assert!(switches[0].as_ref().unwrap().levels.is_empty());
     }
 

@@ -146,15 +146,18 @@ pub fn cluster() -> ClusterConfig<MAX_NODES> {
             name: String::try_from(board.name).expect("reference names fit NAME_CAPACITY"),
             role: board.role,
             priority: board.priority,
-            // The reference uses high-side load switches whose enable input is active high.
+            // Fail-safe load switches: the enable input is pulled on, and a high level on the
+            // head's line turns a MOSFET on that pulls it off. A released line, a booting head
+            // and an unplugged head all leave the worker powered (docs/wiring.md).
             switch: board.switch.map(|line| SwitchLine {
                 line: LineId(line),
-                polarity: Polarity::ActiveHigh,
+                polarity: Polarity::ActiveLow,
             }),
-            // RUN is pulled up on the board; driving it low resets the SoC.
+            // RUN is driven through a MOSFET: a high level pulls RUN low and resets the SoC,
+            // and an unplugged head leaves RUN to the board's own pull-up.
             reset: board.reset.map(|line| SwitchLine {
                 line: LineId(line),
-                polarity: Polarity::ActiveLow,
+                polarity: Polarity::ActiveHigh,
             }),
             heartbeat: board.heartbeat.map(LineId),
             boot_peak: Milliamps(board.boot_peak_ma),

@@ -74,7 +74,7 @@ pub fn node_spec(node: &NodeConfig, board: BoardModel, seed: u64) -> NodeSpec {
         name: node.name.as_str().to_owned(),
         board,
         switch: node.switch.map(|line| (line.line, line.polarity)),
-        run: node.reset.map(|line| line.line),
+        run: node.reset.map(|line| (line.line, line.polarity)),
         heartbeat_line: node.heartbeat,
         behaviour: Behaviour::healthy(),
         hang_at: None,

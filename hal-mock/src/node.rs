@@ -76,8 +76,9 @@ pub struct NodeSpec {
     pub board: BoardModel,
     /// The power switch line and its polarity; `None` for the head, which is always powered.
     pub switch: Option<(LineId, Polarity)>,
-    /// The RUN line. A low level keeps the SoC in reset.
-    pub run: Option<LineId>,
+    /// The head's line that drives RUN, and the level on it that asserts a reset (a low level
+    /// when RUN is wired directly, a high level through a MOSFET).
+    pub run: Option<(LineId, Polarity)>,
     /// The heartbeat line the node drives.
     pub heartbeat_line: Option<LineId>,
     /// The heartbeat behaviour.
@@ -262,6 +263,15 @@ impl NodeModel {
         } else {
             self.power_down();
         }
+    }
+
+    /// Applies a level of the head's reset line at `now`, through the wiring's polarity.
+    pub fn set_head_reset_line(&mut self, now: Instant, level_high: bool) {
+        let asserted = self
+            .spec
+            .run
+            .is_some_and(|(_, polarity)| polarity.is_on(level_high));
+        self.set_run_line(now, !asserted);
     }
 
     /// Applies the RUN line's level at `now`: low keeps the SoC in reset.
@@ -483,7 +493,7 @@ mod tests {
             name: "worker".into(),
             board,
             switch: Some((LineId(17), Polarity::ActiveHigh)),
-            run: Some(LineId(5)),
+            run: Some((LineId(5), Polarity::ActiveLow)),
             heartbeat_line: Some(LineId(23)),
             behaviour: Behaviour::healthy(),
             hang_at: None,

@@ -6,11 +6,18 @@
 //! someone calls [`World::advance_to`]: the world then makes every change due until then, in
 //! order (node phases, heartbeat edges, supply hiccups), and each change takes effect at its
 //! own instant. A pin write takes effect at the world's present time.
+//!
+//! The lock is reentrant: a thread that holds a [`WorldLock`] can keep calling the world,
+//! its pins and its bus without taking the lock again, while other threads wait. The scenario
+//! runner holds one per step, so a monitor read's five register transfers cost one lock.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::fmt;
+use std::sync::Arc;
 
 use embedded_hal::i2c::Operation;
+use parking_lot::{ReentrantMutex, ReentrantMutexGuard};
 use picluster_firmware::config::LineId;
 use picluster_firmware::units::{Duration, Instant, Milliamps, Millivolts};
 
@@ -96,7 +103,21 @@ pub(crate) struct WorldState {
 /// A handle on the simulated world; clones share it.
 #[derive(Clone, Debug)]
 pub struct World {
-    state: Arc<Mutex<WorldState>>,
+    // The mutex keeps other threads out; the cell hands this thread one mutable borrow at a
+    // time. No method calls back into the world while it borrows the state.
+    state: Arc<ReentrantMutex<RefCell<WorldState>>>,
+}
+
+/// The world locked by one thread, from [`World::lock`] until the guard drops.
+#[must_use = "the world is unlocked again when the guard drops"]
+pub struct WorldLock<'a> {
+    _guard: ReentrantMutexGuard<'a, RefCell<WorldState>>,
+}
+
+impl fmt::Debug for WorldLock<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorldLock").finish_non_exhaustive()
+    }
 }
 
 impl World {
@@ -127,62 +148,76 @@ impl World {
         };
         state.settle();
         Self {
-            state: Arc::new(Mutex::new(state)),
+            state: Arc::new(ReentrantMutex::new(RefCell::new(state))),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, WorldState> {
-        // A panic in another holder leaves the state consistent enough to inspect: every
-        // change is made whole before the next line of code runs.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Locks the world for the calling thread until the returned guard drops.
+    ///
+    /// Other threads wait for the world meanwhile. This thread's calls on the world, its pins
+    /// and its bus take the lock again by a check of the owner, without an atomic operation,
+    /// so a caller that makes many calls in a row (the scenario runner, once per step) pays for
+    /// one lock instead of one per call. Holding it is never needed for correctness: each call
+    /// locks the world for its own length either way.
+    pub fn lock(&self) -> WorldLock<'_> {
+        WorldLock {
+            _guard: self.state.lock(),
+        }
     }
 
+    /// Runs `action` on the state with the world locked.
+    ///
+    /// A panic in `action` leaves the state as far as it got: every change is made whole
+    /// before the next line of code runs, so the state stays consistent enough to inspect.
     pub(crate) fn with_state<T>(&self, action: impl FnOnce(&mut WorldState) -> T) -> T {
-        action(&mut self.lock())
+        let guard = self.state.lock();
+        let mut state = guard.borrow_mut();
+        action(&mut state)
     }
 
     /// Returns the world's present time.
     pub fn now(&self) -> Instant {
-        self.lock().now
+        self.with_state(|state| state.now)
     }
 
     /// Returns the next time something in the world changes by itself, if anything will.
     pub fn next_change(&self) -> Option<Instant> {
-        self.lock().next_change()
+        self.with_state(|state| state.next_change())
     }
 
     /// Moves time forward to `until`, making every change due on the way at its own instant,
     /// and returns the world's status then. A time in the past leaves the world as it is.
     pub fn advance_to(&self, until: Instant) -> WorldStatus {
-        let mut state = self.lock();
-        state.advance_to(until);
-        state.status()
+        self.with_state(|state| {
+            state.advance_to(until);
+            state.status()
+        })
     }
 
     /// Returns the present time, the next change, the edge count and the rail in one look.
     pub fn status(&self) -> WorldStatus {
-        self.lock().status()
+        self.with_state(|state| state.status())
     }
 
     /// Moves time forward by `span` and returns the world's status then.
     pub fn advance_by(&self, span: Duration) -> WorldStatus {
-        let mut state = self.lock();
-        let until = state.now + span;
-        state.advance_to(until);
-        state.status()
+        self.with_state(|state| {
+            let until = state.now + span;
+            state.advance_to(until);
+            state.status()
+        })
     }
 
     /// Claims `line` as an output for the holder `label`. The line keeps its present level,
     /// which the pin drives until it is set.
     pub fn claim_output(&self, line: LineId, label: &str) -> Result<SimOutputPin, ClaimError> {
-        self.lock().claim(line, label)?;
-        self.with_state(|state| {
+        self.with_state(|state| -> Result<(), ClaimError> {
+            state.claim(line, label)?;
             let entry = &mut state.lines[line.0 as usize];
             entry.head_drive = Some(entry.level);
             state.settle_line(line.0 as usize);
-        });
+            Ok(())
+        })?;
         Ok(SimOutputPin::new(self.clone(), line))
     }
 
@@ -213,91 +248,91 @@ impl World {
 
     /// Puts a device on the bus at `address`, replacing any device there.
     pub fn attach_device(&self, address: u8, device: Box<dyn I2cDevice>) {
-        self.lock().devices.insert(address, DeviceSlot::new(device));
+        self.with_state(|state| state.devices.insert(address, DeviceSlot::new(device)));
     }
 
     /// Injects a fault into the device at `address`; returns `false` if there is none.
     pub fn inject_device_fault(&self, address: u8, fault: DeviceFault) -> bool {
-        let mut state = self.lock();
-        let now = state.now;
-        match state.devices.get_mut(&address) {
-            Some(slot) => {
-                slot.inject(now, fault);
-                true
+        self.with_state(|state| {
+            let now = state.now;
+            match state.devices.get_mut(&address) {
+                Some(slot) => {
+                    slot.inject(now, fault);
+                    true
+                }
+                None => false,
             }
-            None => false,
-        }
+        })
     }
 
     /// Returns a line's level.
     pub fn line_level(&self, line: LineId) -> bool {
-        self.lock().lines[line.0 as usize].level
+        self.with_state(|state| state.lines[line.0 as usize].level)
     }
 
     /// Returns how many times a line changed level since the world started.
     pub fn line_changes(&self, line: LineId) -> u64 {
-        self.lock().lines[line.0 as usize].changes
+        self.with_state(|state| state.lines[line.0 as usize].changes)
     }
 
     /// Returns the number of level changes on all lines since the world started.
     pub fn edge_count(&self) -> u64 {
-        self.lock().edge_count
+        self.with_state(|state| state.edge_count)
     }
 
     /// Returns a line's kept edges, oldest first.
     pub fn edges(&self, line: LineId) -> Vec<Edge> {
-        let state = self.lock();
-        let entry = &state.lines[line.0 as usize];
-        entry.history.iter().map(|(_, edge)| *edge).collect()
+        self.with_state(|state| {
+            let entry = &state.lines[line.0 as usize];
+            entry.history.iter().map(|(_, edge)| *edge).collect()
+        })
     }
 
     /// Returns the label of the handle holding a line, if any.
     pub fn line_holder(&self, line: LineId) -> Option<String> {
-        self.lock().lines[line.0 as usize].holder.clone()
+        self.with_state(|state| state.lines[line.0 as usize].holder.clone())
     }
 
     /// Makes every pin operation on `line` fail (`true`), as after a GPIO chip removal, or
     /// work again (`false`).
     pub fn set_line_fault(&self, line: LineId, faulted: bool) {
-        self.lock().lines[line.0 as usize].faulted = faulted;
+        self.with_state(|state| state.lines[line.0 as usize].faulted = faulted);
     }
 
     /// Returns the rail now: total current and supply voltage.
     pub fn rail(&self) -> RailPoint {
-        self.lock().rail.latest()
+        self.with_state(|state| state.rail.latest())
     }
 
     /// Returns the number of nodes.
     pub fn node_count(&self) -> usize {
-        self.lock().nodes.len()
+        self.with_state(|state| state.nodes.len())
     }
 
     /// Returns the index of the node named `name`.
     pub fn node_index(&self, name: &str) -> Option<usize> {
-        self.lock()
-            .nodes
-            .iter()
-            .position(|node| node.spec().name == name)
+        self.with_state(|state| state.nodes.iter().position(|node| node.spec().name == name))
     }
 
     /// Returns a node's name.
     pub fn node_name(&self, node: usize) -> String {
-        self.lock().nodes[node].spec().name.clone()
+        self.with_state(|state| state.nodes[node].spec().name.clone())
     }
 
     /// Returns a node's physical state.
     pub fn node(&self, node: usize) -> NodeSnapshot {
-        let state = self.lock();
-        let model = &state.nodes[node];
-        NodeSnapshot {
-            phase: model.phase(),
-            current: model.current(),
-            board_voltage: model.board_voltage(),
-            throttled: model.throttled(),
-            boots: model.boots(),
-            brown_outs: model.brown_outs(),
-            relay: model.relay_fault(),
-        }
+        self.with_state(|state| {
+            let model = &state.nodes[node];
+            NodeSnapshot {
+                phase: model.phase(),
+                current: model.current(),
+                board_voltage: model.board_voltage(),
+                throttled: model.throttled(),
+                boots: model.boots(),
+                brown_outs: model.brown_outs(),
+                relay: model.relay_fault(),
+            }
+        })
     }
 
     /// Hangs a node's OS now, if it runs.
@@ -322,54 +357,57 @@ impl World {
 
     /// Sets or clears a fault of a node's power switch.
     pub fn set_relay_fault(&self, node: usize, fault: RelayFault) {
-        let mut state = self.lock();
-        let now = state.now;
-        let line_high = state.nodes[node]
-            .spec()
-            .switch
-            .is_some_and(|(line, _)| state.lines[line.0 as usize].level);
-        state.nodes[node].set_relay_fault(now, fault, line_high);
-        state.settle();
+        self.with_state(|state| {
+            let now = state.now;
+            let line_high = state.nodes[node]
+                .spec()
+                .switch
+                .is_some_and(|(line, _)| state.lines[line.0 as usize].level);
+            state.nodes[node].set_relay_fault(now, fault, line_high);
+            state.settle();
+        });
     }
 
     /// Disconnects (`true`) or reconnects a node's heartbeat wire at the head's input.
     pub fn set_heartbeat_disconnected(&self, node: usize, disconnected: bool) {
-        let mut state = self.lock();
-        if let Some(line) = state.nodes[node].spec().heartbeat_line {
-            state.lines[line.0 as usize].disconnected = disconnected;
-            state.settle_line(line.0 as usize);
-            state.settle();
-        }
+        self.with_state(|state| {
+            if let Some(line) = state.nodes[node].spec().heartbeat_line {
+                state.lines[line.0 as usize].disconnected = disconnected;
+                state.settle_line(line.0 as usize);
+                state.settle();
+            }
+        });
     }
 
     /// Returns the supply's parameters.
     pub fn supply(&self) -> SupplySpec {
-        self.lock().supply.spec()
+        self.with_state(|state| state.supply.spec())
     }
 
     /// Replaces the supply's parameters, as when a charger degrades.
     pub fn set_supply(&self, spec: SupplySpec) {
-        let mut state = self.lock();
-        state.supply.set_spec(spec);
-        state.settle();
+        self.with_state(|state| {
+            state.supply.set_spec(spec);
+            state.settle();
+        });
     }
 
     /// Returns whether the supply output is collapsed in a hiccup.
     pub fn supply_off(&self) -> bool {
-        let state = self.lock();
-        state.supply.is_off(state.now)
+        self.with_state(|state| state.supply.is_off(state.now))
     }
 
     /// Returns the number of supply hiccups so far.
     pub fn hiccups(&self) -> u32 {
-        self.lock().supply.hiccups()
+        self.with_state(|state| state.supply.hiccups())
     }
 
     fn mutate_node(&self, node: usize, change: impl FnOnce(&mut NodeModel, Instant)) {
-        let mut state = self.lock();
-        let now = state.now;
-        change(&mut state.nodes[node], now);
-        state.settle();
+        self.with_state(|state| {
+            let now = state.now;
+            change(&mut state.nodes[node], now);
+            state.settle();
+        });
     }
 }
 
@@ -393,11 +431,14 @@ fn wire_node(
         }
         wiring.insert(line.0, (index, LineRole::Switch));
     }
-    if let Some(line) = spec.run {
-        // RUN has a pull-up on the Pi: undriven, the SoC runs.
+    if let Some((line, polarity)) = spec.run {
+        // Undriven, the head's line rests at the level that leaves RUN released: the Pi's own
+        // pull-up when RUN is wired directly (active low), the MOSFET's gate pull-down when
+        // it is driven through one (active high).
+        let released = polarity.level_for(false);
         let entry = &mut lines[line.0 as usize];
-        entry.pull = Pull::Up;
-        entry.level = true;
+        entry.pull = if released { Pull::Up } else { Pull::Down };
+        entry.level = released;
         wiring.insert(line.0, (index, LineRole::Run));
     }
     if let Some(line) = spec.heartbeat_line {
@@ -508,7 +549,7 @@ impl WorldState {
         self.edge_count += 1;
         match self.wiring.get(&edge.line.0) {
             Some(&(node, LineRole::Switch)) => self.nodes[node].set_switch_line(now, edge.high),
-            Some(&(node, LineRole::Run)) => self.nodes[node].set_run_line(now, edge.high),
+            Some(&(node, LineRole::Run)) => self.nodes[node].set_head_reset_line(now, edge.high),
             Some((_, LineRole::Heartbeat)) | None => {}
         }
     }

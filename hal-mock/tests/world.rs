@@ -84,9 +84,10 @@ fn dropping_output_keeps_level_and_frees_line() {
 #[test]
 fn claiming_output_adopts_present_level() {
     let (_, world) = reference_world();
-    // RUN is pulled up on the board: a fresh claim drives it high, as found.
+    // The reference drives RUN through a MOSFET whose gate rests pulled down: a fresh claim
+    // drives the line low, as found.
     let mut run = world.claim_output(RPI0_RUN, "picluster").unwrap();
-    assert!(run.is_set_high().unwrap());
+    assert!(run.is_set_low().unwrap());
     assert_eq!(world.line_changes(RPI0_RUN), 0);
 }
 
@@ -95,7 +96,8 @@ fn switch_on_powers_node_and_raises_draw() {
     let (_, world) = reference_world();
     let idle = world.rail().current;
     let mut switch = world.claim_output(RPI0_SWITCH, "picluster").unwrap();
-    switch.set_high().unwrap();
+    // The reference switches are active low.
+    switch.set_low().unwrap();
     assert_eq!(world.node(0).phase, Phase::Inrush);
     assert_eq!(world.rail().current, idle + Milliamps(800));
     world.advance_by(Duration::from_millis(10));
@@ -110,7 +112,7 @@ fn heartbeat_edges_arrive_with_their_times() {
     let mut input = world
         .claim_input(RPI0_HEARTBEAT, "picluster", Some(Pull::Down))
         .unwrap();
-    switch.set_high().unwrap();
+    switch.set_low().unwrap();
     world.advance_to(Instant::from_secs(40));
     let edges = input.take_edges();
     // The Pi 2 Model B reaches its agent 30 s after power-on; a 1 Hz agent toggles about
@@ -136,7 +138,7 @@ fn wait_for_rising_edge_wakes_when_world_advances() {
     let mut input = world
         .claim_input(RPI0_HEARTBEAT, "picluster", Some(Pull::Down))
         .unwrap();
-    switch.set_high().unwrap();
+    switch.set_low().unwrap();
 
     let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
     let waker = Waker::from(counter.clone());
@@ -178,11 +180,12 @@ fn faulted_line_fails_pin_operations() {
     let mut input = world
         .claim_input(RPI0_HEARTBEAT, "picluster", None)
         .unwrap();
+    let resting = world.line_level(RPI0_SWITCH);
     world.set_line_fault(RPI0_SWITCH, true);
     world.set_line_fault(RPI0_HEARTBEAT, true);
-    assert!(switch.set_high().is_err());
+    assert!(switch.set_state((!resting).into()).is_err());
     assert!(input.is_high().is_err());
-    assert!(!world.line_level(RPI0_SWITCH));
+    assert_eq!(world.line_level(RPI0_SWITCH), resting);
 }
 
 #[test]

@@ -348,7 +348,7 @@ fn edit_node(file: &NodeFile, index: usize, cluster: &mut SimCluster) -> Result<
 
     let spec: &mut NodeSpec = &mut cluster.world.nodes[index];
     spec.switch = config.switch.map(|s| (s.line, s.polarity));
-    spec.run = config.reset.map(|s| s.line);
+    spec.run = config.reset.map(|s| (s.line, s.polarity));
     spec.heartbeat_line = config.heartbeat;
     if let Some(heartbeat) = file.heartbeat {
         spec.behaviour = behaviour(heartbeat);
