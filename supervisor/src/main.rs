@@ -1,1 +1,5 @@
-fn main() {}
+//! The `picluster` binary: the daemon and the CLI.
+
+fn main() -> std::process::ExitCode {
+    picluster::cli::main()
+}

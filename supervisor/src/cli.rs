@@ -1,0 +1,397 @@
+//! The command line: argument parsing and the dispatch to each subcommand.
+
+/// Prints a line to stdout, ignoring a closed pipe (`picluster events | head`) instead of
+/// panicking as `println!` does.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// Prints to stdout without a newline, ignoring a closed pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = write!(stdout, $($arg)*);
+        let _ = stdout.flush();
+    }};
+}
+
+mod actions;
+mod events;
+mod run;
+mod status;
+mod watch;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::client::ClientError;
+use crate::protocol::ActionKind;
+
+/// Exit codes that scripts can rely on.
+pub mod exit {
+    /// Everything asked for was done and measured.
+    pub const OK: u8 = 0;
+    /// The daemon rejected an action, a switch failed its verification, a configuration is
+    /// invalid, or the daemon failed.
+    pub const FAILED: u8 = 1;
+    /// The command line is invalid (clap's own code).
+    pub const USAGE: u8 = 2;
+    /// The daemon's socket does not accept connections.
+    pub const UNREACHABLE: u8 = 3;
+    /// An accepted action did not show its measured result within `--timeout`.
+    pub const TIMED_OUT: u8 = 4;
+}
+
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  done: every action accepted and its result measured
+  1  rejected or failed: the daemon rejected an action (head node, over budget, held,
+     no telemetry ...), a switch failed verification, or a configuration is invalid
+  2  usage: invalid command line
+  3  daemon unreachable: nothing accepts connections on the control socket
+  4  timed out: an accepted action did not show its measured result within --timeout
+
+Environment:
+  PICLUSTER_SOCKET  control socket path, as --socket
+  RUST_LOG          log filter (tracing-subscriber EnvFilter syntax), e.g. picluster=debug";
+
+/// Default control socket, as systemd's RuntimeDirectory=picluster places it.
+const DEFAULT_SOCKET: &str = "/run/picluster/picluster.sock";
+
+/// Power and GPIO supervisor for small Raspberry Pi clusters.
+///
+/// The daemon (`picluster daemon`, or `picluster sim` on a simulated cluster) switches the
+/// workers' power, watches the shared supply and each worker's heartbeat. The other commands
+/// talk to it through its control socket.
+#[derive(Debug, Parser)]
+#[command(name = "picluster", version, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// Control socket of the daemon to talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "PICLUSTER_SOCKET",
+        default_value = DEFAULT_SOCKET,
+        value_name = "PATH"
+    )]
+    pub socket: PathBuf,
+
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show every node's state, power, heartbeat and cycles, and the supply.
+    ///
+    /// POWER is the measured state where the last switch was confirmed by its current step
+    /// ("measured"). Otherwise the word in brackets names the source: "adopted" from the line at
+    /// start, "pending" while the step is awaited. The head node is marked with (*).
+    ///
+    /// Example: picluster status --json | jq '.nodes[] | select(.state != "running")'
+    #[command(after_help = EXIT_CODES_HELP)]
+    Status(JsonArgs),
+
+    /// Switch nodes on, staggered within the supply budget, and wait for the measured step.
+    ///
+    /// Example: picluster on raspberrypi[0-1]
+    #[command(after_help = EXIT_CODES_HELP)]
+    On(ActionArgs),
+
+    /// Switch nodes off and wait until the measured draw drops.
+    ///
+    /// Example: picluster off 3
+    #[command(after_help = EXIT_CODES_HELP)]
+    Off(ActionArgs),
+
+    /// Power-cycle nodes: off, at least the minimum off time, on again; waits for the
+    /// measured power-on.
+    ///
+    /// Example: picluster cycle raspberrypi1 --timeout 120
+    #[command(after_help = EXIT_CODES_HELP)]
+    Cycle(ActionArgs),
+
+    /// Pulse the nodes' RUN (reset) line and wait until the pulse ends.
+    ///
+    /// Example: picluster reset raspberrypi0
+    #[command(after_help = EXIT_CODES_HELP)]
+    Reset(ActionArgs),
+
+    /// Put nodes on maintenance hold at their present power: nothing automatic touches them.
+    ///
+    /// Example: picluster hold all
+    #[command(after_help = EXIT_CODES_HELP)]
+    Hold(ActionArgs),
+
+    /// Clear a hold, a quarantine or a faulted switch; the nodes resume automatic supervision.
+    ///
+    /// Example: picluster release raspberrypi3
+    #[command(after_help = EXIT_CODES_HELP)]
+    Release(ActionArgs),
+
+    /// Show events from the daemon's journal, oldest first.
+    ///
+    /// Example: picluster events --since 1h --node raspberrypi1
+    #[command(after_help = EXIT_CODES_HELP)]
+    Events(EventsArgs),
+
+    /// Show the status live, redrawn on every event and at least once per --interval, with
+    /// the newest events below it. Stop with Ctrl-C.
+    ///
+    /// Example: picluster watch --interval 0.5
+    #[command(after_help = EXIT_CODES_HELP)]
+    Watch(WatchArgs),
+
+    /// Check a configuration file without touching any hardware; prints every problem with
+    /// its file, line and key.
+    ///
+    /// Example: picluster check-config /etc/picluster/picluster.toml
+    #[command(after_help = EXIT_CODES_HELP)]
+    CheckConfig(CheckConfigArgs),
+
+    /// Run the daemon with the backend its configuration names.
+    ///
+    /// SIGTERM and SIGINT stop it without changing any line; SIGHUP reloads the
+    /// configuration and keeps the running one if the new one is invalid.
+    ///
+    /// Example: picluster daemon --config /etc/picluster/picluster.toml
+    #[command(after_help = EXIT_CODES_HELP)]
+    Daemon(DaemonArgs),
+
+    /// Run the daemon on the simulated reference cluster, with its socket in a temporary
+    /// folder that it prints at start.
+    ///
+    /// With no arguments, the simulated head has just booted: the workers power up one after
+    /// another within the 5.4 A supply's budget, live at speed 1. On exit (Ctrl-C, SIGTERM)
+    /// the run's trace is written to the folder as trace.csv and trace.svg. Point the other
+    /// commands at it with --socket or PICLUSTER_SOCKET.
+    ///
+    /// Example: picluster sim --speed 10, then in another terminal:
+    ///          PICLUSTER_SOCKET=/tmp/picluster-sim-XXXX/picluster.sock picluster watch
+    #[command(after_help = EXIT_CODES_HELP)]
+    Sim(SimArgs),
+}
+
+/// `--json` for the read commands.
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print the daemon's reply as JSON (the format of docs/protocol.md) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of the actions.
+#[derive(Debug, Args)]
+pub struct ActionArgs {
+    /// Nodes: a hostname (raspberrypi1.lan or raspberrypi1), an index (1), a range (0-1),
+    /// a bracket range (raspberrypi[0-1]), a comma list of these (0,1,3), or `all` (every
+    /// worker, never the head).
+    #[arg(value_name = "NODES")]
+    pub nodes: String,
+
+    /// Return once the daemon has accepted the action, without waiting for its measured
+    /// result.
+    #[arg(long)]
+    pub no_wait: bool,
+
+    /// Maximum time to wait for the measured result, in seconds of real time.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub timeout: f64,
+
+    /// Print the per-node results as JSON lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only events at or after this moment: a duration before now on the daemon's clock
+    /// (30s, 10m, 2h, 1d) or an RFC 3339 time (2025-01-31T18:00:00Z).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+
+    /// Only events of this node (a hostname or its short name); cluster-wide events are
+    /// left out.
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<String>,
+
+    /// Only the newest this many matching events.
+    #[arg(long, value_name = "COUNT")]
+    pub limit: Option<usize>,
+
+    /// Print one JSON object per line (the journal's own format) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Maximum time between two redraws, in seconds; every event also redraws.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub interval: f64,
+}
+
+/// Arguments of `check-config`.
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The configuration file to check.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+/// Arguments of `daemon`.
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// The configuration file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/etc/picluster/picluster.toml"
+    )]
+    pub config: PathBuf,
+}
+
+/// The restore policies, for `sim --restore-policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RestoreArg {
+    /// Switch every worker on after the head boots.
+    AlwaysOn,
+    /// Switch on the workers that were on before.
+    Previous,
+    /// Leave every worker off.
+    AlwaysOff,
+}
+
+/// Arguments of `sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// A hal-mock scenario file (TOML): its cluster replaces the reference cluster and its
+    /// world events (hangs, stress, supply changes, monitor faults) happen at their times after
+    /// the start. Its operator commands are not played and its checks are not evaluated: run
+    /// it with hal-mock's scenario runner for those.
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
+    pub scenario: Option<PathBuf>,
+
+    /// Simulated seconds per real second: 1 is real time, 100 runs a minute in 0.6 s.
+    #[arg(long, default_value_t = 1.0, value_name = "N")]
+    pub speed: f64,
+
+    /// Folder for the socket, state, journal, simulated world and traces. Default: a new
+    /// folder under the system's temporary folder. Starting again with the same folder
+    /// continues the same simulated world, as a daemon restart on a running head does.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Cluster configuration to simulate instead of the reference cluster. The socket and
+    /// state paths of its `[daemon]` table are replaced by files in the sim's folder.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The workers' power after the simulated head has just booted (a new folder).
+    #[arg(long, value_enum, default_value_t = RestoreArg::AlwaysOn, value_name = "POLICY")]
+    pub restore_policy: RestoreArg,
+
+    /// Address of the Prometheus endpoint; port 0 picks a free port, logged at start.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDRESS")]
+    pub metrics_listen: std::net::SocketAddr,
+
+    /// Serve no Prometheus endpoint.
+    #[arg(long)]
+    pub no_metrics: bool,
+}
+
+/// Parses the command line, runs the command and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let daemon_like = matches!(cli.command, Command::Daemon(_) | Command::Sim(_));
+    init_logging(if daemon_like { "info" } else { "warn" });
+
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("picluster: failed to start the async runtime: {error}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    ExitCode::from(runtime.block_on(dispatch(cli)))
+}
+
+async fn dispatch(cli: Cli) -> u8 {
+    let socket = cli.socket;
+    let result = match cli.command {
+        Command::Status(args) => status::run(&socket, args.json).await,
+        Command::On(args) => actions::run(&socket, ActionKind::On, args).await,
+        Command::Off(args) => actions::run(&socket, ActionKind::Off, args).await,
+        Command::Cycle(args) => actions::run(&socket, ActionKind::Cycle, args).await,
+        Command::Reset(args) => actions::run(&socket, ActionKind::Reset, args).await,
+        Command::Hold(args) => actions::run(&socket, ActionKind::Hold, args).await,
+        Command::Release(args) => actions::run(&socket, ActionKind::Release, args).await,
+        Command::Events(args) => events::run(&socket, args).await,
+        Command::Watch(args) => watch::run(&socket, args).await,
+        Command::CheckConfig(args) => Ok(run::check_config(&args.file)),
+        Command::Daemon(args) => Ok(run::daemon(&args.config).await),
+        Command::Sim(args) => Ok(run::sim(args).await),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("picluster: {error}");
+            match error {
+                ClientError::Unreachable { .. } => exit::UNREACHABLE,
+                ClientError::Broken { .. } => exit::FAILED,
+            }
+        }
+    }
+}
+
+/// Logs to stderr with the filter from RUST_LOG, or `default` when it is unset.
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(terminal)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_has_an_example() {
+        let command = Cli::command();
+        for subcommand in command.get_subcommands() {
+            let help = subcommand
+                .get_long_about()
+                .map(|text| text.to_string())
+                .unwrap_or_default();
+            assert!(
+                help.contains("Example:"),
+                "`{}` has no example in its help",
+                subcommand.get_name()
+            );
+        }
+    }
+}
