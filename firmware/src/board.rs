@@ -174,6 +174,16 @@ where
         Ok(())
     }
 
+    /// Replaces the controller's configuration, keeping its state; see
+    /// [`Controller::reconfigure`].
+    #[allow(clippy::result_large_err)]
+    pub fn reconfigure(
+        &mut self,
+        config: crate::config::ClusterConfig<N>,
+    ) -> Result<(), crate::config::ConfigProblems> {
+        self.controller.reconfigure(config)
+    }
+
     /// Returns the controller, for status queries.
     pub fn controller(&self) -> &Controller<N> {
         &self.controller

@@ -248,6 +248,8 @@ pub enum ConfigProblem {
     },
     /// `max_cycles` is zero, so every lost heartbeat would quarantine at once.
     NoCyclesAllowed,
+    /// A reconfiguration changed the nodes' names, roles or lines, which needs a new controller.
+    NodesChanged,
     /// Two nodes share a name.
     DuplicateName {
         /// The node that has the name first.

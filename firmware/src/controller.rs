@@ -141,6 +141,10 @@ pub struct AdminState {
     pub quarantined: bool,
     /// Start times of recent automatic cycles, oldest first.
     pub cycles: Vec<Instant, CYCLE_HISTORY>,
+    /// When the switch last went off, so the minimum off time holds across a restart.
+    pub last_off: Option<Instant>,
+    /// A power-on was queued or a power cycle was under way, so a restart must finish it.
+    pub power_on_pending: bool,
 }
 
 /// A node as found when the controller starts.

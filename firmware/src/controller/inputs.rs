@@ -2,7 +2,7 @@
 
 use heapless::Vec;
 
-use crate::config::{ClusterConfig, ConfigProblems, NodeId, Role};
+use crate::config::{ClusterConfig, ConfigProblem, ConfigProblems, NodeId, Role};
 use crate::event::{Cause, Event, EventKind, EventRing, Measured};
 use crate::protection::TripChange;
 use crate::recovery::CycleHistory;
@@ -227,6 +227,34 @@ impl<const N: usize> Controller<N> {
         earliest
     }
 
+    /// Replaces the configuration in force, keeping every node's state, timers, verification
+    /// and recovery history. The new configuration must describe the same nodes (names,
+    /// roles and lines, in the same order); to change those, build a new controller, which
+    /// adopts the lines as found.
+    #[allow(clippy::result_large_err)]
+    pub fn reconfigure(&mut self, config: ClusterConfig<N>) -> Result<(), ConfigProblems> {
+        config.validate()?;
+        let same_nodes = config.nodes.len() == self.config.nodes.len()
+            && config
+                .nodes
+                .iter()
+                .zip(&self.config.nodes)
+                .all(|(new, old)| {
+                    new.name == old.name
+                        && new.role == old.role
+                        && new.switch == old.switch
+                        && new.reset == old.reset
+                        && new.heartbeat == old.heartbeat
+                });
+        if !same_nodes {
+            let mut problems = ConfigProblems::default();
+            let _ = problems.problems.push(ConfigProblem::NodesChanged);
+            return Err(problems);
+        }
+        self.config = config;
+        Ok(())
+    }
+
     /// Returns the configuration in force.
     pub fn config(&self) -> &ClusterConfig<N> {
         &self.config
@@ -279,6 +307,9 @@ impl<const N: usize> Controller<N> {
             held: matches!(runtime.state, NodeState::Held { .. }),
             quarantined: matches!(runtime.state, NodeState::Quarantined { .. }),
             cycles,
+            last_off: runtime.last_off,
+            power_on_pending: runtime.power_on_queued
+                || matches!(runtime.state, NodeState::Cycling { .. }),
         })
     }
 
@@ -399,5 +430,15 @@ fn adopt(now: Instant, role: Role, found: &NodeStart) -> NodeRuntime {
     };
     let mut runtime = NodeRuntime::new(state, on, found.heartbeat_high);
     runtime.cycles = CycleHistory::from_times(&found.admin.cycles);
+    // A persisted time later than now comes from a clock that has since stepped back (a Pi
+    // without a real-time clock before NTP): count from now, so the wait stays bounded.
+    let last_off = found.admin.last_off.map(|at| at.min(now));
+    runtime.last_off = last_off;
+    if found.admin.power_on_pending && matches!(state, NodeState::Off { .. }) {
+        // A cycle or a queued power-on was cut short by the restart: finish it, still
+        // counting the minimum off time from the persisted switch-off (or from now, if none).
+        runtime.last_off = Some(last_off.unwrap_or(now));
+        runtime.power_on_queued = true;
+    }
     runtime
 }

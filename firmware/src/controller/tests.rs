@@ -638,7 +638,7 @@ fn over_current_sheds_lowest_priority_first() {
     let mut rig = Rig::reference();
     rig.run_for(Duration::from_secs(2));
     // 1500 mA drawn by the nodes plus 3900 mA of stress: 5400 mA, over the 5000 mA budget.
-    // Shedding node 3 (400 mA) leaves 5000 mA, still not under; node 1 (350 mA) is next.
+    // Shedding node 3 (400 mA) leaves 5000 mA, no longer over the budget, so nothing else goes.
     rig.extra_ma = 3_900;
     rig.run_for(Duration::from_secs(10));
 
@@ -747,4 +747,73 @@ impl Rig {
     fn reference_without_reset() -> Self {
         Self::with(without_reset_first(), &[true, true, true, true])
     }
+}
+
+#[test]
+fn restart_mid_cycle_keeps_min_off_time() {
+    let mut rig = Rig::reference();
+    rig.run_for(Duration::from_secs(2));
+    rig.command(NODE1, Command::Cycle).unwrap();
+    let off_at = rig.switches(NODE1)[0].0;
+    rig.run_for(Duration::from_millis(500));
+
+    // The daemon restarts half a second into the cycle, with the persisted admin state.
+    let start: Vec<NodeStart> = (0..4)
+        .map(|index| NodeStart {
+            switch_on: rig.nodes[index].powered,
+            admin: rig.controller.admin_state(NodeId(index as u8)).unwrap(),
+            ..NodeStart::default()
+        })
+        .collect();
+    assert!(start[1].admin.power_on_pending);
+    rig.controller = Controller::new(reference_config(), rig.now, &start).unwrap();
+    rig.drain();
+    rig.run_for(Duration::from_secs(30));
+
+    let switches = rig.switches(NODE1);
+    assert_eq!(switches.len(), 2, "{switches:?}");
+    assert!(switches[1].1);
+    assert_eq!(
+        switches[1].0.since(off_at),
+        reference::timings().min_off_time
+    );
+}
+
+#[test]
+fn reconfigure_keeps_cycle_under_way() {
+    let mut rig = Rig::reference();
+    rig.run_for(Duration::from_secs(2));
+    rig.command(NODE1, Command::Cycle).unwrap();
+    let off_at = rig.switches(NODE1)[0].0;
+    rig.run_for(Duration::from_millis(500));
+
+    let mut config = reference_config();
+    config.supply.headroom = Milliamps(300);
+    rig.controller.reconfigure(config).unwrap();
+    rig.run_for(Duration::from_secs(30));
+
+    let switches = rig.switches(NODE1);
+    assert_eq!(switches.len(), 2, "{switches:?}");
+    assert_eq!(
+        switches[1].0.since(off_at),
+        reference::timings().min_off_time
+    );
+    assert_eq!(
+        rig.controller.supply_status(rig.now).budget,
+        Milliamps(5_100)
+    );
+    let status = rig.controller.node_status(NODE1, rig.now).unwrap();
+    assert_eq!(status.switch_verified, Some(true));
+}
+
+#[test]
+fn reconfigure_rejects_changed_lines() {
+    let mut rig = Rig::reference();
+    let mut config = reference_config();
+    config.nodes[0].heartbeat = Some(crate::config::LineId(26));
+    let problems = rig.controller.reconfigure(config).unwrap_err();
+    assert_eq!(
+        problems.problems.as_slice(),
+        [crate::config::ConfigProblem::NodesChanged]
+    );
 }

@@ -232,6 +232,17 @@ pub(super) fn describe_problem(
                 );
             }
         }
+        ConfigProblem::NodesChanged => {
+            // Only a reload raises this, and the daemon checks the nodes before it, with its
+            // own message; a file on its own cannot produce it.
+            checks.report(
+                None,
+                "node",
+                "the nodes' names, roles or lines differ from the running configuration; \
+                 restart the daemon to apply them"
+                    .to_owned(),
+            );
+        }
     }
 }
 

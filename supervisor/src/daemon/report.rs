@@ -244,6 +244,8 @@ impl<B: Backend> Core<B> {
                     .map(|&at| self.clock.unix_ms(at))
                     .collect(),
                 powered: controller.switch_on(id).unwrap_or_default(),
+                last_off_unix_ms: admin.last_off.map(|at| self.clock.unix_ms(at)),
+                power_on_pending: admin.power_on_pending,
             };
             file.nodes.insert(config.name.to_string(), node);
         }

@@ -211,19 +211,14 @@ impl<B: Backend> Core<B> {
             }
         };
 
-        let starts = self.present_starts();
-        let controller = match Controller::new(settings.cluster.clone(), now, &starts) {
-            Ok(controller) => controller,
-            Err(problems) => {
-                self.reject_reload(now, describe_problems(&problems));
-                return self;
-            }
-        };
-        let (_, switches, resets, monitor) = self.board.release();
-        self.board = Board::new(controller, switches, resets, monitor);
+        // The controller keeps every node's state, timers and verification across a reload, so
+        // a power cycle under way still waits its minimum off time.
+        if let Err(problems) = self.board.reconfigure(settings.cluster.clone()) {
+            self.reject_reload(now, describe_problems(&problems));
+            return self;
+        }
         self.settings = *settings;
-        self.proof.fill(PowerProof::Adopted);
-        info!("configuration reloaded; every node adopted at its present power");
+        info!("configuration reloaded; every node keeps its state");
         self.record_daemon(now, None, EventDetail::ConfigReloaded);
         self.drain();
         self.commit();
@@ -237,20 +232,6 @@ impl<B: Backend> Core<B> {
         );
         self.record_daemon(now, None, EventDetail::ConfigRejected { message: why });
         self.commit();
-    }
-
-    /// Describes every node as it is now, for a controller built by a reload.
-    fn present_starts(&self) -> Vec<NodeStart> {
-        let controller = self.board.controller();
-        controller
-            .config()
-            .nodes_with_ids()
-            .map(|(id, _)| NodeStart {
-                switch_on: controller.switch_on(id).unwrap_or_default(),
-                heartbeat_high: self.heartbeat_high[id.index()],
-                admin: controller.admin_state(id).unwrap_or_default(),
-            })
-            .collect()
     }
 }
 
@@ -328,6 +309,10 @@ fn node_starts(
                     held: node.held,
                     quarantined: node.quarantined,
                     cycles: cycle_times(&node.cycles_unix_ms, clock),
+                    // A switch-off before the clock's reach counts as long ago: its minimum
+                    // off time has passed.
+                    last_off: node.last_off_unix_ms.and_then(|at| clock.from_unix_ms(at)),
+                    power_on_pending: node.power_on_pending,
                 }),
             }
         })

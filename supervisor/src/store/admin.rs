@@ -45,6 +45,13 @@ pub struct NodeAdmin {
     /// The power the daemon last commanded (`true` = on), used by the `previous` restore
     /// policy after the head boots.
     pub powered: bool,
+    /// When the switch last went off, in milliseconds since the Unix epoch, so the minimum off
+    /// time holds across a restart. Absent in files written before it existed.
+    #[serde(default)]
+    pub last_off_unix_ms: Option<u64>,
+    /// A power cycle or a queued power-on was under way, so a restart finishes it.
+    #[serde(default)]
+    pub power_on_pending: bool,
 }
 
 impl AdminFile {
@@ -103,6 +110,8 @@ mod tests {
             quarantined: false,
             cycles_unix_ms: vec![1_000, 91_000],
             powered: true,
+            last_off_unix_ms: Some(85_000),
+            power_on_pending: true,
         };
         state.nodes.insert("raspberrypi1.lan".to_string(), node);
         state.save(&path).unwrap();
