@@ -2,7 +2,9 @@
 //!
 //! Run with `cargo bench -p picluster-hal-mock --bench simulate_day`. It prints simulated
 //! seconds, wall seconds and their ratio for a few monitor read periods. The goal is a ratio
-//! of at least 86,400 (a simulated day in one wall second).
+//! of at least 86,400 (a simulated day in one wall second). The workspace's bench profile
+//! builds it with fat LTO and one codegen unit; docs/benchmarks.md has figures for both that
+//! and the plain release profile.
 
 use std::time::Instant as WallInstant;
 
@@ -32,7 +34,7 @@ fn day_scenario(sample_period: &str) -> Scenario {
 }
 
 fn main() {
-    println!("simulated 24 h of the reference cluster, one hang per hour (release build)");
+    println!("simulated 24 h of the reference cluster, one hang per hour (bench profile)");
     println!("sample period | simulated s | wall s | ratio | steps | events | recoveries");
     for period in ["10 ms", "50 ms", "100 ms"] {
         let scenario = day_scenario(period);

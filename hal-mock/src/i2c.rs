@@ -34,6 +34,14 @@ pub trait I2cDevice: Send + fmt::Debug {
     /// Fills `buffer` for one read operation.
     fn read(&mut self, context: &BusContext<'_>, buffer: &mut [u8]);
 
+    /// Takes a write operation, then fills `buffer` for the read that follows it after a
+    /// repeated start: a register read. The bus calls it once instead of calling
+    /// [`write`](Self::write) and [`read`](Self::read) through the trait object in turn.
+    fn write_read(&mut self, context: &BusContext<'_>, bytes: &[u8], buffer: &mut [u8]) {
+        self.write(context, bytes);
+        self.read(context, buffer);
+    }
+
     /// Returns every register to its power-on value, as a supply glitch on the chip does.
     fn power_on_reset(&mut self, now: Instant);
 
@@ -155,6 +163,18 @@ impl i2c::I2c<SevenBitAddress> for SimI2c {
         self.world
             .with_state(|state| state.i2c_transaction(address, operations))
     }
+
+    // The drivers read every register this way; one call to the device saves a loop over
+    // operations and a call through the trait object per read.
+    fn write_read(
+        &mut self,
+        address: SevenBitAddress,
+        write: &[u8],
+        read: &mut [u8],
+    ) -> Result<(), Self::Error> {
+        self.world
+            .with_state(|state| state.i2c_write_read(address, write, read))
+    }
 }
 
 /// Runs one transaction against the devices; the world calls it with its lock held.
@@ -164,16 +184,7 @@ pub(crate) fn transact(
     address: u8,
     operations: &mut [Operation<'_>],
 ) -> Result<(), I2cError> {
-    let no_ack = I2cError {
-        address,
-        kind: ErrorKind::NoAcknowledge(NoAcknowledgeSource::Address),
-    };
-    let Some(slot) = slot else {
-        return Err(no_ack);
-    };
-    if !slot.acknowledges {
-        return Err(no_ack);
-    }
+    let slot = acknowledging(slot, address)?;
     for operation in operations {
         match operation {
             Operation::Write(bytes) => slot.device.write(context, bytes),
@@ -181,4 +192,29 @@ pub(crate) fn transact(
         }
     }
     Ok(())
+}
+
+/// Runs a write and a read after a repeated start, the transaction [`transact`] runs for a
+/// write operation followed by a read operation.
+pub(crate) fn write_read(
+    slot: Option<&mut DeviceSlot>,
+    context: &BusContext<'_>,
+    address: u8,
+    bytes: &[u8],
+    buffer: &mut [u8],
+) -> Result<(), I2cError> {
+    let slot = acknowledging(slot, address)?;
+    slot.device.write_read(context, bytes, buffer);
+    Ok(())
+}
+
+/// Returns the device at `address` if it acknowledges its address.
+fn acknowledging(slot: Option<&mut DeviceSlot>, address: u8) -> Result<&mut DeviceSlot, I2cError> {
+    match slot {
+        Some(slot) if slot.acknowledges => Ok(slot),
+        _ => Err(I2cError {
+            address,
+            kind: ErrorKind::NoAcknowledge(NoAcknowledgeSource::Address),
+        }),
+    }
 }

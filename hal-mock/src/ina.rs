@@ -106,6 +106,9 @@ struct Conversions {
     period: Duration,
     /// Conversions that ended at or before this time have been consumed (ready flag clear).
     flag_cleared_at: Instant,
+    /// The newest conversion end the last look-up found in continuous mode, and the end after
+    /// it. A read between the two finds the same conversion without a division.
+    newest: Option<(Instant, Instant)>,
 }
 
 impl Conversions {
@@ -115,11 +118,18 @@ impl Conversions {
             started: now,
             period,
             flag_cleared_at: now,
+            newest: None,
         }
     }
 
     /// Returns when the newest conversion at `now` ended, if one ended since `started`.
-    fn latest_end(&self, now: Instant) -> Option<Instant> {
+    fn latest_end(&mut self, now: Instant) -> Option<Instant> {
+        if let Some((end, next)) = self.newest
+            && end <= now
+            && now < next
+        {
+            return Some(end);
+        }
         let period = self.period.as_micros().max(1);
         let elapsed = now.since(self.started).as_micros();
         match self.mode {
@@ -129,13 +139,18 @@ impl Conversions {
             }
             Mode::Continuous(_) => {
                 let count = elapsed / period;
-                (count > 0).then(|| self.started + Duration::from_micros(count * period))
+                if count == 0 {
+                    return None;
+                }
+                let end = self.started + Duration::from_micros(count * period);
+                self.newest = Some((end, end + Duration::from_micros(period)));
+                Some(end)
             }
         }
     }
 
     /// Returns whether a conversion ended after the flag was last cleared.
-    fn ready(&self, now: Instant) -> bool {
+    fn ready(&mut self, now: Instant) -> bool {
         self.latest_end(now)
             .is_some_and(|end| end > self.flag_cleared_at)
     }
@@ -154,6 +169,17 @@ struct Results {
     shunt_clipped: bool,
 }
 
+/// One conversion's data registers: the raw results, and the current and power the chip
+/// computed from them with the calibration in force.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct DataRegisters {
+    results: Results,
+    current: u16,
+    power: u16,
+    /// The current or power overflowed, or the shunt reading was clipped.
+    overflow: bool,
+}
+
 /// Per-register read faults shared by both chips.
 #[derive(Clone, Debug, Default)]
 struct RegisterFaults {
@@ -163,6 +189,9 @@ struct RegisterFaults {
 
 impl RegisterFaults {
     fn apply(&self, register: u8, value: u16) -> u16 {
+        if self.stuck.is_empty() && self.flipped.is_empty() {
+            return value;
+        }
         let value = self.stuck.get(&register).copied().unwrap_or(value);
         value ^ self.flipped.get(&register).copied().unwrap_or(0)
     }
@@ -232,6 +261,12 @@ impl<M: RegisterMap> I2cDevice for RegisterDevice<M> {
         }
         let value = self.map.read_register(context, self.pointer);
         let bytes = self.faults.apply(self.pointer, value).to_be_bytes();
+        // A two-byte read, the usual one, is stored as one word: the driver loads it as one, and
+        // a load that spans two byte stores waits for both to retire.
+        if let Ok(word) = <&mut [u8; 2]>::try_from(&mut *buffer) {
+            *word = bytes;
+            return;
+        }
         for (index, byte) in buffer.iter_mut().enumerate() {
             *byte = bytes.get(index).copied().unwrap_or(0xFF);
         }
@@ -253,8 +288,26 @@ impl<M: RegisterMap> I2cDevice for RegisterDevice<M> {
 
 /// Rounds to the nearest integer and clamps into `low..=high`; returns whether it clamped.
 fn round_clamped(value: f64, low: i64, high: i64) -> (i64, bool) {
-    let rounded = value.round() as i64;
+    let rounded = round_half_away(value);
     (rounded.clamp(low, high), rounded < low || rounded > high)
+}
+
+/// Rounds to the nearest integer, halves away from zero, as `f64::round` does, saturating at
+/// the ends of `i64` as a cast does.
+///
+/// `f64::round` is a call into libm on the x86-64 baseline, which has no rounding instruction;
+/// this is a truncating cast and two compares. The fraction `value - trunc(value)` is exact in
+/// floating point, so the result equals `f64::round` for every value.
+fn round_half_away(value: f64) -> i64 {
+    let truncated = value as i64;
+    let fraction = value - truncated as f64;
+    if fraction >= 0.5 {
+        truncated.saturating_add(1)
+    } else if fraction <= -0.5 {
+        truncated.saturating_sub(1)
+    } else {
+        truncated
+    }
 }
 
 #[cfg(test)]

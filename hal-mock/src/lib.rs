@@ -27,4 +27,4 @@ pub use pin::{PinError, SimInputPin, SimOutputPin};
 pub use scenario::{Report, RunOptions, Scenario, ScenarioError, run};
 pub use supply::{Overload, SupplySpec};
 pub use trace::Trace;
-pub use world::{NodeSnapshot, World, WorldSpec, WorldStatus};
+pub use world::{NodeSnapshot, World, WorldLock, WorldSpec, WorldStatus};

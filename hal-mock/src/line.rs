@@ -175,8 +175,14 @@ impl Line {
 
     /// Returns the edges newer than sequence number `after`.
     pub fn edges_after(&self, after: u64) -> impl Iterator<Item = (u64, Edge)> + '_ {
-        // The history is in sequence order; skip from the front cheaply.
-        let newer = self.history.len() - self.history.partition_point(|(seq, _)| *seq <= after);
+        // The history is in sequence order and a reader asks for the few newest edges, so
+        // counting them from the back is cheaper than a search from the front.
+        let newer = self
+            .history
+            .iter()
+            .rev()
+            .take_while(|(seq, _)| *seq > after)
+            .count();
         self.history
             .iter()
             .skip(self.history.len() - newer)

@@ -92,6 +92,16 @@ impl RailHistory {
                 millivolts: f64::from(point.voltage.0),
             };
         }
+        // The usual window starts after the rail last changed: its mean is the newest point,
+        // found without a search or a division.
+        let newest = self.latest();
+        if newest.at <= from {
+            return RailMean {
+                milliamps: f64::from(newest.current.0),
+                millivolts: f64::from(newest.voltage.0),
+            };
+        }
+
         let mut current_area = 0.0;
         let mut voltage_area = 0.0;
         let mut end = to;
@@ -149,6 +159,17 @@ mod tests {
         let mean = rail.mean(ms(0), ms(20));
         assert_eq!(mean.milliamps, 2_000.0);
         assert_eq!(mean.millivolts, 4_950.0);
+    }
+
+    #[test]
+    fn window_after_last_change_has_newest_level() {
+        let mut rail = RailHistory::new(ms(0), Milliamps(1_000), Millivolts(5_000));
+        rail.record(ms(10), Milliamps(3_000), Millivolts(4_900));
+        let after = rail.mean(ms(15), ms(25));
+        assert_eq!(after.milliamps, 3_000.0);
+        assert_eq!(after.millivolts, 4_900.0);
+        let across = rail.mean(ms(5), ms(25));
+        assert_eq!(across.milliamps, 2_500.0);
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!
 //! The lock is reentrant: a thread that holds a [`WorldLock`] can keep calling the world,
 //! its pins and its bus without taking the lock again, while other threads wait. The scenario
-//! runner holds one per step, so a monitor read's five register transfers cost one lock.
+//! runner holds one for its whole run, so a monitor read's five register transfers take no
+//! lock of their own.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -95,9 +96,15 @@ pub(crate) struct WorldState {
     supply: SupplyModel,
     cable_milliohms: u32,
     rail: RailHistory,
-    devices: BTreeMap<u8, DeviceSlot>,
+    /// The bus's devices, indexed by address: a transfer finds its device without a search.
+    devices: Vec<Option<DeviceSlot>>,
     /// Level changes on all lines.
     edge_count: u64,
+    /// The next change as last computed; `None` after anything it depends on changed.
+    next_change_memo: Option<Option<Instant>>,
+    /// Counts the times the world settled or a line changed level. Apart from the time, a
+    /// status read at one revision stays true until the revision changes.
+    revision: u64,
 }
 
 /// A handle on the simulated world; clones share it.
@@ -143,8 +150,10 @@ impl World {
             supply,
             cable_milliohms: spec.cable_milliohms,
             rail: RailHistory::new(now, Milliamps(0), voltage),
-            devices: BTreeMap::new(),
+            devices: (0..=u8::MAX).map(|_| None).collect(),
             edge_count: 0,
+            next_change_memo: None,
+            revision: 0,
         };
         state.settle();
         Self {
@@ -155,10 +164,10 @@ impl World {
     /// Locks the world for the calling thread until the returned guard drops.
     ///
     /// Other threads wait for the world meanwhile. This thread's calls on the world, its pins
-    /// and its bus take the lock again by a check of the owner, without an atomic operation,
-    /// so a caller that makes many calls in a row (the scenario runner, once per step) pays for
-    /// one lock instead of one per call. Holding it is never needed for correctness: each call
-    /// locks the world for its own length either way.
+    /// and its bus take the lock again by a check of the owner, without an atomic operation.
+    /// So a caller that makes many calls in a row (the scenario runner, for a whole run) pays
+    /// for one lock instead of one per call. Holding it is never needed for correctness,
+    /// because each call locks the world for its own length either way.
     pub fn lock(&self) -> WorldLock<'_> {
         WorldLock {
             _guard: self.state.lock(),
@@ -197,6 +206,33 @@ impl World {
     /// Returns the present time, the next change, the edge count and the rail in one look.
     pub fn status(&self) -> WorldStatus {
         self.with_state(|state| state.status())
+    }
+
+    /// Returns the status with its revision, for [`status_since`](Self::status_since).
+    pub(crate) fn status_with_revision(&self) -> (WorldStatus, u64) {
+        self.with_state(|state| (state.status(), state.revision))
+    }
+
+    /// Moves time forward as [`advance_to`](Self::advance_to) does. Returns the status and its
+    /// revision if the world changed since `revision`. Returns `None` when a status read at
+    /// `revision` is still true apart from the time, which is then `until` or later.
+    pub(crate) fn advance_to_since(
+        &self,
+        until: Instant,
+        revision: u64,
+    ) -> Option<(WorldStatus, u64)> {
+        self.with_state(|state| {
+            state.advance_to(until);
+            (state.revision != revision).then(|| (state.status(), state.revision))
+        })
+    }
+
+    /// Returns the status and its revision if the world changed since `revision`, or `None`
+    /// when a status read at `revision` is still true apart from the time.
+    pub(crate) fn status_since(&self, revision: u64) -> Option<(WorldStatus, u64)> {
+        self.with_state(|state| {
+            (state.revision != revision).then(|| (state.status(), state.revision))
+        })
     }
 
     /// Moves time forward by `span` and returns the world's status then.
@@ -248,14 +284,16 @@ impl World {
 
     /// Puts a device on the bus at `address`, replacing any device there.
     pub fn attach_device(&self, address: u8, device: Box<dyn I2cDevice>) {
-        self.with_state(|state| state.devices.insert(address, DeviceSlot::new(device)));
+        self.with_state(|state| {
+            state.devices[usize::from(address)] = Some(DeviceSlot::new(device))
+        });
     }
 
     /// Injects a fault into the device at `address`; returns `false` if there is none.
     pub fn inject_device_fault(&self, address: u8, fault: DeviceFault) -> bool {
         self.with_state(|state| {
             let now = state.now;
-            match state.devices.get_mut(&address) {
+            match &mut state.devices[usize::from(address)] {
                 Some(slot) => {
                     slot.inject(now, fault);
                     true
@@ -493,14 +531,28 @@ impl WorldState {
             rail: &self.rail,
         };
         i2c::transact(
-            self.devices.get_mut(&address),
+            self.devices[usize::from(address)].as_mut(),
             &context,
             address,
             operations,
         )
     }
 
-    fn status(&self) -> WorldStatus {
+    pub fn i2c_write_read(
+        &mut self,
+        address: u8,
+        bytes: &[u8],
+        buffer: &mut [u8],
+    ) -> Result<(), I2cError> {
+        let context = BusContext {
+            now: self.now,
+            rail: &self.rail,
+        };
+        let slot = self.devices[usize::from(address)].as_mut();
+        i2c::write_read(slot, &context, address, bytes, buffer)
+    }
+
+    fn status(&mut self) -> WorldStatus {
         WorldStatus {
             now: self.now,
             next_change: self.next_change(),
@@ -509,7 +561,26 @@ impl WorldState {
         }
     }
 
-    fn next_change(&self) -> Option<Instant> {
+    /// Returns the next change, computed again only after the nodes or the supply changed.
+    ///
+    /// Every change to a node or to the supply ends in [`settle`](Self::settle) or in an edge
+    /// in [`settle_line`](Self::settle_line), and both forget the value. Debug builds check
+    /// that a remembered value is still the one a fresh computation gives.
+    fn next_change(&mut self) -> Option<Instant> {
+        if let Some(next) = self.next_change_memo {
+            debug_assert_eq!(
+                next,
+                self.compute_next_change(),
+                "a node or the supply changed without the world settling"
+            );
+            return next;
+        }
+        let next = self.compute_next_change();
+        self.next_change_memo = Some(next);
+        next
+    }
+
+    fn compute_next_change(&self) -> Option<Instant> {
         let nodes = self.nodes.iter().filter_map(NodeModel::next_change);
         nodes.chain(self.supply.next_change()).min()
     }
@@ -547,6 +618,8 @@ impl WorldState {
             return;
         };
         self.edge_count += 1;
+        self.revision += 1;
+        self.next_change_memo = None;
         match self.wiring.get(&edge.line.0) {
             Some(&(node, LineRole::Switch)) => self.nodes[node].set_switch_line(now, edge.high),
             Some(&(node, LineRole::Run)) => self.nodes[node].set_head_reset_line(now, edge.high),
@@ -582,5 +655,7 @@ impl WorldState {
                 break;
             }
         }
+        self.revision += 1;
+        self.next_change_memo = None;
     }
 }

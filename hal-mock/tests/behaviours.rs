@@ -125,7 +125,12 @@ node = "raspberrypi1.lan"
     let stuck = report
         .events
         .iter()
-        .find(|e| matches!(e.kind, picluster_firmware::event::EventKind::HeartbeatStuck { .. }))
+        .find(|e| {
+            matches!(
+                e.kind,
+                picluster_firmware::event::EventKind::HeartbeatStuck { .. }
+            )
+        })
         .expect("a stuck event");
     assert_eq!(
         stuck.kind,

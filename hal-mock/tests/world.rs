@@ -39,6 +39,23 @@ fn handles_are_send() {
 }
 
 #[test]
+fn world_lock_lets_holder_use_pins_and_bus() {
+    let (cluster, world) = reference_world();
+    let mut source = cluster.monitor.connect(world.i2c()).unwrap();
+    let mut switch = world.claim_output(RPI0_SWITCH, "picluster").unwrap();
+
+    // Every call below locks the world again on the thread that holds it.
+    let lock = world.lock();
+    switch.set_low().unwrap();
+    world.advance_by(Duration::from_millis(10));
+    let sample = source.read_sample().unwrap();
+    drop(lock);
+
+    assert!(sample.is_some(), "a conversion finished");
+    assert!(!world.line_level(RPI0_SWITCH));
+}
+
+#[test]
 fn claimed_line_is_busy_with_holder_label() {
     let (_, world) = reference_world();
     let _switch = world.claim_output(RPI0_SWITCH, "picluster").unwrap();

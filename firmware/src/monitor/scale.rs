@@ -26,6 +26,7 @@ pub struct Microamps(pub i32);
 impl Microamps {
     /// Returns the current rounded to the nearest milliamp, halves away from zero, so
     /// -100 uA becomes 0 mA and -500 uA becomes -1 mA.
+    #[inline]
     pub fn to_milliamps(self) -> Milliamps {
         Milliamps(saturate(divide_rounded(i64::from(self.0), 1_000)))
     }
@@ -134,12 +135,14 @@ pub(crate) fn choose_scaling(
 }
 
 /// Decodes a two's complement current register.
+#[inline]
 pub(crate) fn current(register: u16, current_lsb: Microamps) -> Microamps {
     let microamps = i64::from(register as i16) * i64::from(current_lsb.0);
     Microamps(saturate(microamps))
 }
 
 /// Decodes an unsigned power register whose LSB is `ratio` times the current LSB.
+#[inline]
 pub(crate) fn power(register: u16, current_lsb: Microamps, ratio: i64) -> Milliwatts {
     // uA x V = uW; the power LSB in microwatts is ratio x current LSB in microamps.
     let microwatts = i64::from(register) * ratio * i64::from(current_lsb.0);
@@ -147,6 +150,7 @@ pub(crate) fn power(register: u16, current_lsb: Microamps, ratio: i64) -> Milliw
 }
 
 /// Divides rounding to the nearest integer, halves away from zero. `denominator` is positive.
+#[inline]
 pub(crate) fn divide_rounded(numerator: i64, denominator: i64) -> i64 {
     let half = denominator / 2;
     if numerator >= 0 {
@@ -157,6 +161,7 @@ pub(crate) fn divide_rounded(numerator: i64, denominator: i64) -> i64 {
 }
 
 /// Clamps to the `i32` range of the crate's unit types.
+#[inline]
 pub(crate) fn saturate(value: i64) -> i32 {
     i32::try_from(value).unwrap_or(if value < 0 { i32::MIN } else { i32::MAX })
 }

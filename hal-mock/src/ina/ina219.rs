@@ -10,9 +10,11 @@
 use picluster_firmware::units::{Duration, Instant};
 
 use super::{
-    Channels, Conversions, Mode, RegisterDevice, RegisterMap, Results, Shunt, round_clamped,
+    Channels, Conversions, DataRegisters, Mode, RegisterDevice, RegisterMap, Results, Shunt,
+    round_clamped,
 };
 use crate::i2c::{BusContext, I2cDevice};
+use crate::rail::RailMean;
 
 const CONFIGURATION: u8 = 0x00;
 const SHUNT_VOLTAGE: u8 = 0x01;
@@ -40,8 +42,11 @@ pub struct Ina219Model {
     configuration: u16,
     calibration: u16,
     conversions: Conversions,
-    /// Results of the newest conversion, with its end time.
-    cached: Option<(Instant, Results)>,
+    /// Registers of the newest conversion, with its end time.
+    cached: Option<(Instant, DataRegisters)>,
+    /// The rail mean of the last conversion computed and its results, reused while the rail
+    /// stays constant, because results depend only on the mean and the configuration.
+    converted: Option<(RailMean, Results)>,
     /// Results from before the present mode's first conversion.
     held: Results,
 }
@@ -55,6 +60,7 @@ impl Ina219Model {
             calibration: 0,
             conversions: Conversions::new(now, Mode::Off, Duration::ZERO),
             cached: None,
+            converted: None,
             held: Results::default(),
         };
         chip.reset(now);
@@ -96,48 +102,66 @@ impl Ina219Model {
     }
 
     fn restart_conversions(&mut self, now: Instant) {
-        if let Some((_, results)) = self.cached {
-            self.held = results;
+        if let Some((_, registers)) = self.cached {
+            self.held = registers.results;
         }
         self.cached = None;
+        self.converted = None;
         self.conversions = Conversions::new(now, self.mode(), self.period());
     }
 
-    /// Returns the newest conversion's results at `context.now`.
-    fn results(&mut self, context: &BusContext<'_>) -> Results {
+    /// Returns the newest conversion's registers at `context.now`, computed once per
+    /// conversion.
+    fn registers(&mut self, context: &BusContext<'_>) -> DataRegisters {
         let Some(end) = self.conversions.latest_end(context.now) else {
-            return self.held;
+            return self.derive(self.held);
         };
-        if let Some((cached_end, results)) = self.cached
+        if let Some((cached_end, registers)) = self.cached
             && cached_end == end
         {
-            return results;
+            return registers;
         }
         let start = end - self.conversions.period;
         let mean = context.rail.mean(start, end);
+        let results = match self.converted {
+            Some((converted_mean, results)) if converted_mean == mean => results,
+            _ => {
+                let results = self.convert(&mean);
+                self.converted = Some((mean, results));
+                results
+            }
+        };
+        let registers = self.derive(results);
+        self.cached = Some((end, registers));
+        registers
+    }
+
+    /// Computes the shunt and bus registers of a conversion over a window with rail mean
+    /// `mean`. A channel the mode does not convert keeps its held value.
+    fn convert(&self, mean: &RailMean) -> Results {
         let mut results = self.held;
         let channels = self.mode().channels().unwrap_or(Channels::Both);
         if channels != Channels::Bus {
             let full = self.shunt_full_scale();
-            let lsbs = self.shunt.drop_microvolts(&mean) / SHUNT_LSB_UV;
+            let lsbs = self.shunt.drop_microvolts(mean) / SHUNT_LSB_UV;
             let (shunt, clipped) = round_clamped(lsbs, -full, full);
             results.shunt = shunt as i16;
             results.shunt_clipped = clipped;
         }
         if channels != Channels::Shunt {
-            let lsbs = self.shunt.bus_millivolts(&mean) / BUS_LSB_MV;
+            let lsbs = self.shunt.bus_millivolts(mean) / BUS_LSB_MV;
             let (bus, _) = round_clamped(lsbs, 0, self.bus_full_scale());
             results.bus = bus as u16;
         }
-        self.cached = Some((end, results));
         results
     }
 
-    /// Returns the current and power registers and whether either overflowed.
+    /// Computes the current and power registers from `results` and whether either
+    /// overflowed.
     ///
     /// The model also counts a shunt reading clipped at its PGA range as an overflow: the
     /// current computed from it is not the real one.
-    fn current_and_power(&self, results: Results) -> (u16, u16, bool) {
+    fn derive(&self, results: Results) -> DataRegisters {
         let current = i64::from(results.shunt) * i64::from(self.calibration) / 4_096;
         let current_overflow = current < i64::from(i16::MIN) || current > i64::from(i16::MAX);
         let current = current.clamp(i64::from(i16::MIN), i64::from(i16::MAX));
@@ -146,8 +170,12 @@ impl Ina219Model {
         let power = current.abs() * i64::from(results.bus) / 5_000;
         let power_overflow = power > i64::from(u16::MAX);
         let power = power.min(i64::from(u16::MAX));
-        let overflow = current_overflow || power_overflow || results.shunt_clipped;
-        (current as i16 as u16, power as u16, overflow)
+        DataRegisters {
+            results,
+            current: current as i16 as u16,
+            power: power as u16,
+            overflow: current_overflow || power_overflow || results.shunt_clipped,
+        }
     }
 }
 
@@ -155,22 +183,20 @@ impl RegisterMap for Ina219Model {
     fn read_register(&mut self, context: &BusContext<'_>, register: u8) -> u16 {
         match register {
             CONFIGURATION => self.configuration,
-            SHUNT_VOLTAGE => self.results(context).shunt as u16,
+            SHUNT_VOLTAGE => self.registers(context).results.shunt as u16,
             BUS_VOLTAGE => {
-                let results = self.results(context);
-                let (_, _, overflow) = self.current_and_power(results);
+                let registers = self.registers(context);
                 let ready = self.conversions.ready(context.now);
-                (results.bus << 3) | (u16::from(ready) * CNVR_BIT) | (u16::from(overflow) * OVF_BIT)
+                (registers.results.bus << 3)
+                    | (u16::from(ready) * CNVR_BIT)
+                    | (u16::from(registers.overflow) * OVF_BIT)
             }
             POWER => {
-                let results = self.results(context);
+                let registers = self.registers(context);
                 self.conversions.clear_flag(context.now);
-                self.current_and_power(results).1
+                registers.power
             }
-            CURRENT => {
-                let results = self.results(context);
-                self.current_and_power(results).0
-            }
+            CURRENT => self.registers(context).current,
             CALIBRATION => self.calibration,
             // The datasheet defines no other register; the model reads them as zero.
             _ => 0,
@@ -184,7 +210,13 @@ impl RegisterMap for Ina219Model {
                 self.configuration = value;
                 self.restart_conversions(context.now);
             }
-            CALIBRATION => self.calibration = value & CALIBRATION_MASK,
+            CALIBRATION => {
+                self.calibration = value & CALIBRATION_MASK;
+                // The model applies a new calibration to the newest conversion at once.
+                if let Some((end, registers)) = self.cached {
+                    self.cached = Some((end, self.derive(registers.results)));
+                }
+            }
             // The data registers are read-only: writes are ignored.
             _ => {}
         }
@@ -194,6 +226,7 @@ impl RegisterMap for Ina219Model {
         self.configuration = CONFIGURATION_DEFAULT;
         self.calibration = 0;
         self.cached = None;
+        self.converted = None;
         self.held = Results::default();
         self.conversions = Conversions::new(now, self.mode(), self.period());
     }

@@ -10,9 +10,11 @@
 use picluster_firmware::units::{Duration, Instant};
 
 use super::{
-    Channels, Conversions, Mode, RegisterDevice, RegisterMap, Results, Shunt, round_clamped,
+    Channels, Conversions, DataRegisters, Mode, RegisterDevice, RegisterMap, Results, Shunt,
+    round_clamped,
 };
 use crate::i2c::{BusContext, I2cDevice};
+use crate::rail::RailMean;
 
 const CONFIGURATION: u8 = 0x00;
 const SHUNT_VOLTAGE: u8 = 0x01;
@@ -57,7 +59,11 @@ pub struct Ina226Model {
     /// Latched alert flag (LEN set): stays until Mask/Enable is read.
     alert_latched: bool,
     conversions: Conversions,
-    cached: Option<(Instant, Results)>,
+    /// Registers of the newest conversion, with its end time.
+    cached: Option<(Instant, DataRegisters)>,
+    /// The rail mean of the last conversion computed and its results, reused while the rail
+    /// stays constant, because results depend only on the mean and the configuration.
+    converted: Option<(RailMean, Results)>,
     held: Results,
 }
 
@@ -73,6 +79,7 @@ impl Ina226Model {
             alert_latched: false,
             conversions: Conversions::new(now, Mode::Off, Duration::ZERO),
             cached: None,
+            converted: None,
             held: Results::default(),
         };
         chip.reset(now);
@@ -105,48 +112,67 @@ impl Ina226Model {
     }
 
     fn restart_conversions(&mut self, now: Instant) {
-        if let Some((_, results)) = self.cached {
-            self.held = results;
+        if let Some((_, registers)) = self.cached {
+            self.held = registers.results;
         }
         self.cached = None;
+        self.converted = None;
         self.conversions = Conversions::new(now, self.mode(), self.period());
     }
 
-    fn results(&mut self, context: &BusContext<'_>) -> Results {
+    /// Returns the newest conversion's registers at `context.now`, computed once per
+    /// conversion.
+    fn registers(&mut self, context: &BusContext<'_>) -> DataRegisters {
         let Some(end) = self.conversions.latest_end(context.now) else {
-            return self.held;
+            return self.derive(self.held);
         };
-        if let Some((cached_end, results)) = self.cached
+        if let Some((cached_end, registers)) = self.cached
             && cached_end == end
         {
-            return results;
+            return registers;
         }
         let start = end - self.conversions.period;
         let mean = context.rail.mean(start, end);
+        let results = match self.converted {
+            Some((converted_mean, results)) if converted_mean == mean => results,
+            _ => {
+                let results = self.convert(&mean);
+                self.converted = Some((mean, results));
+                results
+            }
+        };
+        let registers = self.derive(results);
+        self.cached = Some((end, registers));
+        // A latched alert remembers every conversion the model computed that met the
+        // condition; conversions between two reads are not computed, so they cannot latch.
+        if self.alert_condition(registers) {
+            self.alert_latched = true;
+        }
+        registers
+    }
+
+    /// Computes the shunt and bus registers of a conversion over a window with rail mean
+    /// `mean`. A channel the mode does not convert keeps its held value.
+    fn convert(&self, mean: &RailMean) -> Results {
         let mut results = self.held;
         let channels = self.mode().channels().unwrap_or(Channels::Both);
         if channels != Channels::Bus {
-            let lsbs = self.shunt.drop_microvolts(&mean) / SHUNT_LSB_UV;
+            let lsbs = self.shunt.drop_microvolts(mean) / SHUNT_LSB_UV;
             let (shunt, clipped) = round_clamped(lsbs, i64::from(i16::MIN), i64::from(i16::MAX));
             results.shunt = shunt as i16;
             results.shunt_clipped = clipped;
         }
         if channels != Channels::Shunt {
-            let lsbs = self.shunt.bus_millivolts(&mean) / BUS_LSB_MV;
+            let lsbs = self.shunt.bus_millivolts(mean) / BUS_LSB_MV;
             let (bus, _) = round_clamped(lsbs, 0, 0x7FFF);
             results.bus = bus as u16;
-        }
-        self.cached = Some((end, results));
-        // A latched alert remembers every conversion the model computed that met the
-        // condition; conversions between two reads are not computed, so they cannot latch.
-        let (_, power, _) = self.current_and_power(results);
-        if self.alert_condition(results, power) {
-            self.alert_latched = true;
         }
         results
     }
 
-    fn current_and_power(&self, results: Results) -> (u16, u16, bool) {
+    /// Computes the current and power registers from `results` and whether either
+    /// overflowed.
+    fn derive(&self, results: Results) -> DataRegisters {
         let current = i64::from(results.shunt) * i64::from(self.calibration) / 2_048;
         let current_overflow = current < i64::from(i16::MIN) || current > i64::from(i16::MAX);
         let current = current.clamp(i64::from(i16::MIN), i64::from(i16::MAX));
@@ -154,12 +180,17 @@ impl Ina226Model {
         let power = current.abs() * i64::from(results.bus) / 20_000;
         let power_overflow = power > i64::from(u16::MAX);
         let power = power.min(i64::from(u16::MAX));
-        let overflow = current_overflow || power_overflow || results.shunt_clipped;
-        (current as i16 as u16, power as u16, overflow)
+        DataRegisters {
+            results,
+            current: current as i16 as u16,
+            power: power as u16,
+            overflow: current_overflow || power_overflow || results.shunt_clipped,
+        }
     }
 
-    /// Evaluates the highest-priority enabled alert function on the newest results.
-    fn alert_condition(&self, results: Results, power: u16) -> bool {
+    /// Evaluates the highest-priority enabled alert function on a conversion.
+    fn alert_condition(&self, registers: DataRegisters) -> bool {
+        let DataRegisters { results, power, .. } = registers;
         let limit = self.alert_limit;
         let functions = self.mask_enable;
         if functions & SOL != 0 {
@@ -178,9 +209,8 @@ impl Ina226Model {
     }
 
     fn read_mask_enable(&mut self, context: &BusContext<'_>) -> u16 {
-        let results = self.results(context);
-        let (_, power, overflow) = self.current_and_power(results);
-        let condition = self.alert_condition(results, power);
+        let registers = self.registers(context);
+        let condition = self.alert_condition(registers);
         let latch = self.mask_enable & LEN != 0;
         let alert = condition || (latch && self.alert_latched);
         let ready = self.conversions.ready(context.now);
@@ -192,7 +222,7 @@ impl Ina226Model {
         (self.mask_enable & MASK_ENABLE_WRITABLE)
             | (u16::from(alert) * AFF)
             | (u16::from(ready) * CVRF)
-            | (u16::from(overflow) * OVF)
+            | (u16::from(registers.overflow) * OVF)
     }
 }
 
@@ -200,16 +230,10 @@ impl RegisterMap for Ina226Model {
     fn read_register(&mut self, context: &BusContext<'_>, register: u8) -> u16 {
         match register {
             CONFIGURATION => self.configuration,
-            SHUNT_VOLTAGE => self.results(context).shunt as u16,
-            BUS_VOLTAGE => self.results(context).bus,
-            POWER => {
-                let results = self.results(context);
-                self.current_and_power(results).1
-            }
-            CURRENT => {
-                let results = self.results(context);
-                self.current_and_power(results).0
-            }
+            SHUNT_VOLTAGE => self.registers(context).results.shunt as u16,
+            BUS_VOLTAGE => self.registers(context).results.bus,
+            POWER => self.registers(context).power,
+            CURRENT => self.registers(context).current,
             CALIBRATION => self.calibration,
             MASK_ENABLE => self.read_mask_enable(context),
             ALERT_LIMIT => self.alert_limit,
@@ -227,7 +251,13 @@ impl RegisterMap for Ina226Model {
                 self.configuration = (value & !(0b111 << 12) & !RESET_BIT) | CONFIGURATION_FIXED;
                 self.restart_conversions(context.now);
             }
-            CALIBRATION => self.calibration = value & CALIBRATION_MASK,
+            CALIBRATION => {
+                self.calibration = value & CALIBRATION_MASK;
+                // The model applies a new calibration to the newest conversion at once.
+                if let Some((end, registers)) = self.cached {
+                    self.cached = Some((end, self.derive(registers.results)));
+                }
+            }
             MASK_ENABLE => self.mask_enable = value & MASK_ENABLE_WRITABLE,
             ALERT_LIMIT => self.alert_limit = value,
             // The data and identity registers are read-only: writes are ignored.
@@ -242,6 +272,7 @@ impl RegisterMap for Ina226Model {
         self.alert_limit = 0;
         self.alert_latched = false;
         self.cached = None;
+        self.converted = None;
         self.held = Results::default();
         self.conversions = Conversions::new(now, self.mode(), self.period());
     }

@@ -88,6 +88,18 @@ fn ina219_negative_current_is_twos_complement() {
 }
 
 #[test]
+fn ina219_calibration_write_applies_to_newest_conversion() {
+    // -160 mA through 0.1 ohm: the shunt register counts -1600; Cal 4096 gives a current
+    // register of the same count, Cal 8192 twice that.
+    let mut chip = ina219(-160, 5_000);
+    chip.write(ms(0), &INA219_FAST_40MV);
+    chip.write(ms(0), &[0x05, 0x10, 0x00]);
+    assert_eq!(chip.word(ms(2), 0x04) as i16, -1_600);
+    chip.write(ms(2), &[0x05, 0x20, 0x00]);
+    assert_eq!(chip.word(ms(2), 0x04) as i16, -3_200);
+}
+
+#[test]
 fn ina219_bus_register_carries_voltage_and_ready_flag() {
     let mut chip = ina219(0, 5_000);
     chip.write(ms(0), &INA219_FAST_40MV);
@@ -246,6 +258,17 @@ fn ina226_converts_shunt_bus_and_current() {
 }
 
 #[test]
+fn ina226_calibration_write_applies_to_newest_conversion() {
+    // 2 A through 10 mOhm counts 8000 in the shunt register; Cal 2048 copies it into the
+    // current register and Cal 1024 halves it.
+    let mut chip = ina226(2_000, 5_020);
+    chip.write(ms(0), &[0x05, 0x08, 0x00]);
+    assert_eq!(chip.word(ms(3), 0x04), 8_000);
+    chip.write(ms(3), &[0x05, 0x04, 0x00]);
+    assert_eq!(chip.word(ms(3), 0x04), 4_000);
+}
+
+#[test]
 fn ina226_mask_enable_read_clears_conversion_ready() {
     let mut chip = ina226(100, 5_000);
     // Default conversion: (1.1 ms + 1.1 ms) x 1 average.
@@ -288,4 +311,31 @@ fn ina226_configuration_keeps_fixed_bits() {
     let mut chip = ina226(0, 5_000);
     chip.write(ms(0), &[0x00, 0x01, 0x27]);
     assert_eq!(chip.word(ms(0), 0x00), 0x4127);
+}
+
+#[test]
+fn round_half_away_matches_f64_round() {
+    let values = [
+        0.0,
+        -0.0,
+        0.49999999999999994,
+        0.5,
+        -0.5,
+        1.5,
+        -1.5,
+        2.5,
+        -2.4999999999999996,
+        4_503_599_627_370_495.5,
+        -4_503_599_627_370_497.0,
+        1e300,
+        -1e300,
+        f64::NAN,
+    ];
+    for value in values {
+        assert_eq!(
+            super::round_half_away(value),
+            value.round() as i64,
+            "{value}"
+        );
+    }
 }

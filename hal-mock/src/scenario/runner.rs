@@ -161,14 +161,15 @@ impl fmt::Display for Report {
 
 /// Runs a scenario to its end and evaluates its checks.
 pub fn run(scenario: &Scenario, options: RunOptions) -> Result<Report, RunError> {
-    let mut runner = Runner::new(scenario, options)?;
+    let world = scenario.cluster.build_world();
+    let mut runner = Runner::new(scenario, &world, options)?;
     runner.run()?;
     Ok(runner.finish())
 }
 
 struct Runner<'a> {
     scenario: &'a Scenario,
-    world: World,
+    world: &'a World,
     board: SimBoard,
     inputs: Vec<Option<SimInputPin>>,
     edges: Vec<Edge>,
@@ -182,6 +183,8 @@ struct Runner<'a> {
     edges_seen: u64,
     /// The world's status after the last step.
     status: WorldStatus,
+    /// The world's revision that `status` was read at.
+    status_revision: u64,
     next_sample: Instant,
     next_event: usize,
     restored: bool,
@@ -198,8 +201,11 @@ struct Runner<'a> {
 }
 
 impl<'a> Runner<'a> {
-    fn new(scenario: &'a Scenario, options: RunOptions) -> Result<Self, RunError> {
-        let world = scenario.cluster.build_world();
+    fn new(
+        scenario: &'a Scenario,
+        world: &'a World,
+        options: RunOptions,
+    ) -> Result<Self, RunError> {
         let config = scenario.cluster.config.clone();
 
         let mut switches = NodeVec::new();
@@ -248,6 +254,7 @@ impl<'a> Runner<'a> {
             .map_err(|problems| RunError::Config(format!("{problems:?}")))?;
         let board = Board::new(controller, switches, resets, source);
 
+        let (status, status_revision) = world.status_with_revision();
         let line_changes_at_start = (0..LINE_COUNT)
             .map(|line| world.line_changes(LineId(line)))
             .collect();
@@ -262,7 +269,8 @@ impl<'a> Runner<'a> {
             last_input: Instant::ZERO,
             deadline: None,
             edges_seen: 0,
-            status: world.status(),
+            status,
+            status_revision,
             next_sample: Instant::ZERO + scenario.sample_period,
             next_event: 0,
             restored: scenario.restore == Restore::AsFound,
@@ -281,6 +289,11 @@ impl<'a> Runner<'a> {
     }
 
     fn run(&mut self) -> Result<(), RunError> {
+        // The world is private to this run, so holding its lock throughout keeps nobody out.
+        // Every call on the world, the pins and the bus then re-enters the lock without an
+        // atomic operation: a sample's five register transfers cost no lock of their own.
+        let world = self.world;
+        let _lock = world.lock();
         let end = Instant::ZERO + self.scenario.duration;
         let mut repeats = 0u32;
         self.apply_actions();
@@ -310,20 +323,25 @@ impl<'a> Runner<'a> {
     /// Returns the earliest instant anything is due.
     fn next_step(&self, end: Instant) -> Instant {
         let now = self.now;
-        let deadline = self.deadline.filter(|&at| at > now);
-        let event = self.scenario.events.get(self.next_event).map(|e| e.at);
-        let change = self.status.next_change;
-        [deadline, event, change, Some(self.next_sample), Some(end)]
-            .into_iter()
-            .flatten()
-            .map(|at| at.max(now))
-            .min()
-            .unwrap_or(end)
+        let mut next = end.min(self.next_sample);
+        if let Some(deadline) = self.deadline.filter(|&at| at > now) {
+            next = next.min(deadline);
+        }
+        if let Some(event) = self.scenario.events.get(self.next_event) {
+            next = next.min(event.at);
+        }
+        if let Some(change) = self.status.next_change {
+            next = next.min(change);
+        }
+        next.max(now)
     }
 
     fn step(&mut self, at: Instant) {
         self.pacer.wait_until(at);
-        self.status = self.world.advance_to(at);
+        match self.world.advance_to_since(at, self.status_revision) {
+            Some((status, revision)) => (self.status, self.status_revision) = (status, revision),
+            None => self.status.now = self.status.now.max(at),
+        }
         self.now = at;
         self.steps += 1;
 
@@ -332,10 +350,14 @@ impl<'a> Runner<'a> {
         if self.now >= self.next_sample {
             self.read_monitor();
         }
-        let deadline = self.board.controller().next_deadline();
-        if deadline.is_some_and(|d| d <= self.now && d > self.last_input) {
-            self.board.poll(self.now);
-            self.last_input = self.now;
+        // An input at this instant (a sample or an edge) already advanced every timer to now,
+        // so only a step without one can have a deadline left to poll for.
+        if self.last_input < self.now {
+            let deadline = self.board.controller().next_deadline();
+            if deadline.is_some_and(|d| d <= self.now && d > self.last_input) {
+                self.board.poll(self.now);
+                self.last_input = self.now;
+            }
         }
         self.restore_power();
         self.apply_actions();
@@ -380,7 +402,7 @@ impl<'a> Runner<'a> {
     }
 
     fn apply_event(&mut self, action: &Action) {
-        let world = &self.world;
+        let world = self.world;
         match action {
             Action::Hang(node) => world.hang(*node),
             Action::Stress(node, on) => world.set_stress(*node, *on),
@@ -493,7 +515,12 @@ impl<'a> Runner<'a> {
     }
 
     fn observe(&mut self) {
-        self.status = self.world.status();
+        // Pin writes and scenario events change the world; monitor reads and edge deliveries
+        // do not, so most steps keep the status that advancing the world returned.
+        if let Some((status, revision)) = self.world.status_since(self.status_revision) {
+            self.status = status;
+            self.status_revision = revision;
+        }
         let rail = self.status.rail;
         let last = self.rail.last().copied();
         if last.is_none_or(|p| p.current != rail.current || p.voltage != rail.voltage) {
