@@ -63,6 +63,9 @@ fn welded_relay_off_faults_switch_stuck_on() {
         let status = daemon.status().await;
         let faulted_node = node(&status, NODE);
         assert_eq!(faulted_node.state, "faulted");
+        // Status reports the power the measurement shows, not the commanded off.
+        assert!(faulted_node.powered, "{faulted_node:?}");
+        assert_eq!(status.supply.expected_milliamps, 1_500);
         // The welded relay still feeds the board: the draw did not drop.
         assert!(status.supply.milliamps.unwrap() > 1_500 - MIN_STEP_MA);
         let switched = daemon

@@ -3,6 +3,7 @@
 use picluster_firmware::config::{NodeId, Role};
 use picluster_firmware::event::{Cause, Event, EventKind, StuckWay};
 use picluster_firmware::heartbeat::HeartbeatStatus;
+use picluster_firmware::state::NodeState;
 use picluster_firmware::units::Instant;
 use tracing::{error, info, warn};
 
@@ -160,7 +161,13 @@ impl<B: Backend> Core<B> {
             let Some(status) = controller.node_status(id, now) else {
                 continue;
             };
-            let powered = config.role == Role::Head || controller.switch_on(id) == Some(true);
+            // A faulted switch is reported the way the measured step showed it stuck, not as
+            // commanded: a welded relay keeps its node powered after `off`.
+            let powered = match status.state {
+                _ if config.role == Role::Head => true,
+                NodeState::Faulted { .. } => status.state.powered(),
+                _ => controller.switch_on(id) == Some(true),
+            };
             if powered {
                 expected += config.idle.0;
             }
