@@ -178,6 +178,65 @@ pub enum Command {
     ///          PICLUSTER_SOCKET=/tmp/picluster-sim-XXXX/picluster.sock picluster watch
     #[command(after_help = EXIT_CODES_HELP)]
     Sim(SimArgs),
+
+    /// Run the heartbeat agent on a worker: toggle one GPIO line every --interval, which the
+    /// head's daemon watches to tell a running worker from a hung one.
+    ///
+    /// The first change, to high, is immediate. SIGTERM and SIGINT stop the agent with the
+    /// line driven low, which the head reads like a worker that is off. On a Raspberry Pi a
+    /// numbered line is a BCM number driven through rppal; elsewhere, or with --driver linux,
+    /// the line is an offset on --gpio-chip or a name that gpioinfo lists.
+    ///
+    /// Example: picluster heartbeat --line 17 --interval 1s
+    #[command(after_help = HEARTBEAT_HELP)]
+    Heartbeat(HeartbeatArgs),
+}
+
+const HEARTBEAT_HELP: &str = "\
+Exit codes:
+  0  stopped by SIGTERM or SIGINT; the line is left low
+  1  the line could not be opened or set (the message names the cause and the fix)
+  2  usage: invalid command line
+
+Environment:
+  RUST_LOG  log filter (tracing-subscriber EnvFilter syntax), e.g. picluster=debug";
+
+/// Arguments of `heartbeat`.
+#[derive(Debug, Args)]
+pub struct HeartbeatArgs {
+    /// The line to toggle: a BCM number on a Raspberry Pi (17), an offset on --gpio-chip, or a
+    /// line name as gpioinfo lists it (GPIO17).
+    #[arg(long, value_name = "LINE")]
+    pub line: crate::agent::LineRef,
+
+    /// Time between two level changes, such as 1s or 500ms. The daemon's heartbeat_timeout
+    /// must cover several of them (the reference cluster: 15 s).
+    #[arg(
+        long,
+        default_value = "1s",
+        value_parser = parse_interval,
+        value_name = "DURATION"
+    )]
+    pub interval: std::time::Duration,
+
+    /// How the line is driven.
+    #[arg(long, value_enum, default_value_t = crate::agent::AgentDriver::Auto)]
+    pub driver: crate::agent::AgentDriver,
+
+    /// The GPIO character device, for the linux driver.
+    #[arg(long, default_value = crate::config::DEFAULT_GPIO_CHIP, value_name = "PATH")]
+    pub gpio_chip: PathBuf,
+}
+
+/// Parses `--interval`: a duration with a unit, above zero.
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let interval = humantime::parse_duration(text).map_err(|error| {
+        format!("invalid duration {text:?} ({error}); write a number and a unit, such as 1s")
+    })?;
+    if interval.is_zero() {
+        return Err("the interval must be above zero, such as 1s".to_owned());
+    }
+    Ok(interval)
 }
 
 /// `--json` for the read commands.
@@ -313,7 +372,10 @@ pub struct SimArgs {
 /// Parses the command line, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let daemon_like = matches!(cli.command, Command::Daemon(_) | Command::Sim(_));
+    let daemon_like = matches!(
+        cli.command,
+        Command::Daemon(_) | Command::Sim(_) | Command::Heartbeat(_)
+    );
     init_logging(if daemon_like { "info" } else { "warn" });
 
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -344,6 +406,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::CheckConfig(args) => Ok(run::check_config(&args.file)),
         Command::Daemon(args) => Ok(run::daemon(&args.config).await),
         Command::Sim(args) => Ok(run::sim(args).await),
+        Command::Heartbeat(args) => Ok(run::heartbeat(args).await),
     };
     match result {
         Ok(code) => code,
@@ -377,6 +440,54 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn heartbeat_defaults_to_one_second_auto() {
+        let cli = Cli::try_parse_from(["picluster", "heartbeat", "--line", "17"]).unwrap();
+        let Command::Heartbeat(args) = cli.command else {
+            panic!("expected the heartbeat command, got {:?}", cli.command);
+        };
+        assert_eq!(args.line, crate::agent::LineRef::Offset(17));
+        assert_eq!(args.interval, std::time::Duration::from_secs(1));
+        assert_eq!(args.driver, crate::agent::AgentDriver::Auto);
+        assert_eq!(
+            args.gpio_chip,
+            PathBuf::from(crate::config::DEFAULT_GPIO_CHIP)
+        );
+    }
+
+    #[test]
+    fn heartbeat_reads_interval_and_named_line() {
+        let cli = Cli::try_parse_from([
+            "picluster",
+            "heartbeat",
+            "--line",
+            "GPIO17",
+            "--interval",
+            "500ms",
+            "--driver",
+            "linux",
+            "--gpio-chip",
+            "/dev/gpiochip4",
+        ])
+        .unwrap();
+        let Command::Heartbeat(args) = cli.command else {
+            panic!("expected the heartbeat command, got {:?}", cli.command);
+        };
+        assert_eq!(args.line, crate::agent::LineRef::Name("GPIO17".to_owned()));
+        assert_eq!(args.interval, std::time::Duration::from_millis(500));
+        assert_eq!(args.driver, crate::agent::AgentDriver::Linux);
+        assert_eq!(args.gpio_chip, PathBuf::from("/dev/gpiochip4"));
+    }
+
+    #[test]
+    fn heartbeat_zero_interval_is_usage_error() {
+        let error =
+            Cli::try_parse_from(["picluster", "heartbeat", "--line", "17", "--interval", "0s"])
+                .unwrap_err();
+        assert_eq!(error.exit_code(), i32::from(exit::USAGE));
+        assert!(error.to_string().contains("above zero"), "{error}");
     }
 
     #[test]

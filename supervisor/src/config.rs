@@ -31,8 +31,8 @@ pub use error::{ConfigError, Location, Problem};
 pub use settings::{
     Backend, CHARGER_VOLTAGE, DEFAULT_GPIO_CHIP, DEFAULT_I2C_BUS, DEFAULT_JOURNAL_ROTATIONS,
     DEFAULT_JOURNAL_SIZE_LIMIT, DEFAULT_METRICS_LISTEN, DEFAULT_MONITOR_ADDRESS,
-    DEFAULT_SOCKET_PATH, DEFAULT_STATE_DIR, DaemonSettings, LinuxSettings, MonitorChip,
-    MonitorSettings, RestorePolicy, SimSettings, SupplyKind,
+    DEFAULT_SOCKET_PATH, DEFAULT_STATE_DIR, DaemonSettings, I2cClock, I2cMode, LinuxSettings,
+    MonitorChip, MonitorSettings, RestorePolicy, SimSettings, SupplyKind,
 };
 
 /// A checked configuration.

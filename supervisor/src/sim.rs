@@ -12,8 +12,8 @@ use picluster_firmware::units::Milliamps;
 
 use crate::config::{
     Backend, Config, DEFAULT_JOURNAL_ROTATIONS, DEFAULT_JOURNAL_SIZE_LIMIT, DEFAULT_METRICS_LISTEN,
-    DaemonSettings, LinuxSettings, MonitorChip, MonitorSettings, RestorePolicy, SimSettings,
-    SupplyKind,
+    DaemonSettings, I2cMode, LinuxSettings, MonitorChip, MonitorSettings, RestorePolicy,
+    SimSettings, SupplyKind,
 };
 
 /// Name of the control socket inside the sim's folder.
@@ -40,6 +40,7 @@ pub fn reference_config() -> Config {
             metrics_listen: DEFAULT_METRICS_LISTEN,
             linux: LinuxSettings {
                 gpio_chip: crate::config::DEFAULT_GPIO_CHIP.into(),
+                i2c_mode: I2cMode::I2c,
             },
             sim: SimSettings {
                 speed: 1.0,
@@ -55,6 +56,7 @@ pub fn reference_config() -> Config {
             address: crate::config::DEFAULT_MONITOR_ADDRESS,
             shunt_micro_ohms: 10_000,
             max_current: Milliamps(5_400),
+            i2c_clock: None,
         },
         cluster: reference::cluster(),
     }

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
+
 use common::{Sim, text};
 use picluster::backend::sim::WorldRecord;
 use picluster::protocol::{EventDetail, StatusReport};
@@ -367,4 +369,70 @@ fn unreachable_daemon_exits_with_code_3() {
         .unwrap();
     assert_eq!(output.status.code(), Some(EXIT_UNREACHABLE));
     assert!(text(&output.stderr).contains("cannot reach the picluster daemon"));
+}
+
+/// Writes the shipped configuration with `backend`, the socket and state in `folder`, and
+/// `extra` appended; returns its path.
+fn hardware_config(folder: &Path, backend: &str, extra: &str) -> PathBuf {
+    let socket = folder.join("run/picluster.sock");
+    let state = folder.join("state");
+    let config = SHIPPED_CONFIG
+        .replacen(
+            "backend = \"rppal\"",
+            &format!("backend = \"{backend}\""),
+            1,
+        )
+        .replacen(
+            "socket_path = \"/run/picluster/picluster.sock\"",
+            &format!("socket_path = \"{}\"", socket.display()),
+            1,
+        )
+        .replacen(
+            "state_dir = \"/var/lib/picluster\"",
+            &format!("state_dir = \"{}\"", state.display()),
+            1,
+        );
+    let path = folder.join("picluster.toml");
+    std::fs::write(&path, config + extra).unwrap();
+    path
+}
+
+#[test]
+fn linux_daemon_names_missing_gpio_chip() {
+    let folder = tempfile::tempdir().unwrap();
+    let chip = folder.path().join("no-such-gpiochip");
+    let linux_table = format!("\n[daemon.linux]\ngpio_chip = \"{}\"\n", chip.display());
+    let path = hardware_config(folder.path(), "linux", &linux_table);
+
+    let daemon = std::process::Command::new(common::BIN)
+        .arg("daemon")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+
+    assert_eq!(daemon.status.code(), Some(EXIT_FAILED));
+    let message = text(&daemon.stderr);
+    let expected = format!("GPIO chip {} does not exist", chip.display());
+    assert!(message.contains(&expected), "{message}");
+    assert!(!folder.path().join("run/picluster.sock").exists());
+}
+
+/// The machine that runs the tests is not a Raspberry Pi, so rppal cannot identify it.
+#[test]
+fn rppal_daemon_off_a_pi_names_other_backends() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = hardware_config(folder.path(), "rppal", "");
+
+    let daemon = std::process::Command::new(common::BIN)
+        .arg("daemon")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+
+    assert_eq!(daemon.status.code(), Some(EXIT_FAILED));
+    let message = text(&daemon.stderr);
+    assert!(message.contains("runs only on a Raspberry Pi"), "{message}");
+    assert!(message.contains("backend = \"linux\""), "{message}");
 }

@@ -6,7 +6,10 @@
 //! 1. Opens the configured GPIO chip and checks every configured line before requesting any:
 //!    the line must exist on that chip, and no other process may hold it. A held line fails
 //!    the start with the holder's consumer label, as the kernel reports it.
-//! 2. Opens the monitor's I2C bus and initialises the INA chip ([`ChipMonitor`]).
+//! 2. Opens the monitor's I2C bus and the INA chip ([`ChipMonitor`]). A missing bus device
+//!    fails the start; a chip that does not answer does not, and is initialised again at every
+//!    sample while the controller runs without telemetry. Where the device tree gives the bus
+//!    clock, a clock other than `[monitor] i2c_clock` is logged.
 //! 3. Requests each switch and reset line "as is" and reads its present level. The line's
 //!    direction and level stay as they were until the controller first sets it. That first
 //!    set turns it into an output with the commanded level, in one kernel call.
@@ -58,7 +61,6 @@ use nix::errno::Errno;
 use picluster_firmware::config::{ClusterConfig, NodeId};
 use picluster_firmware::reference::MAX_NODES;
 use picluster_firmware::units::Instant;
-use serde::Deserialize;
 
 pub use errno::{DeviceKind, LineSubject, device_error, holder_text, line_error};
 pub use heartbeat::HeartbeatLines;
@@ -66,23 +68,13 @@ pub use kernel_clock::{KernelClock, monotonic_now_ns};
 pub use line::{LineError, LinuxOutput, errno_of, find_line};
 pub use smbus::{SmbusDevice, SmbusError, SmbusI2c, i2c_error_kind};
 
-use super::monitor::ChipMonitor;
-use super::{Backend, BackendError, Edge, FoundLevels, Hardware};
+use super::monitor::{ChipMonitor, check_bus_clock};
+use super::{Backend, BackendError, Edge, FoundLevels, Hardware, OpenResult};
+pub use crate::config::I2cMode;
 use crate::config::MonitorSettings;
 
 /// Consumer label on every line picluster requests, shown by `gpioinfo`.
 pub const CONSUMER: &str = "picluster";
-
-/// The transfer mode of the monitor's bus (`i2c_mode`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum I2cMode {
-    /// Plain I2C transfers: a register pointer write and a read after a repeated start.
-    #[default]
-    I2c,
-    /// SMBus byte and word transfers, for adapters that support nothing else.
-    Smbus,
-}
 
 /// Settings of the `linux` backend.
 #[derive(Clone, Debug, PartialEq)]
@@ -346,8 +338,6 @@ impl I2c for LinuxBus {
     }
 }
 
-type LinuxHardware = Hardware<LinuxOutput, LinuxOutput, ChipMonitor<LinuxBus>>;
-
 impl LinuxBackend {
     /// Claims the switch and reset lines as is; returns them per node with their levels.
     #[allow(clippy::type_complexity)]
@@ -442,11 +432,7 @@ impl Backend for LinuxBackend {
         "linux"
     }
 
-    fn open(
-        &mut self,
-        cluster: &ClusterConfig<MAX_NODES>,
-        now: Instant,
-    ) -> Result<LinuxHardware, BackendError> {
+    fn open(&mut self, cluster: &ClusterConfig<MAX_NODES>, now: Instant) -> OpenResult<Self> {
         let path = self.options.gpio_chip.clone();
         let chip = open_chip(&path)?;
         let lines = configured_lines(cluster);
@@ -454,6 +440,7 @@ impl Backend for LinuxBackend {
 
         let settings = &self.options.monitor;
         let bus = LinuxBus::open(settings.i2c_bus, settings.address, self.options.i2c_mode)?;
+        check_bus_clock(settings);
         let monitor = ChipMonitor::open(bus, settings)?;
 
         let mut found = vec![FoundLevels::default(); cluster.nodes.len()];

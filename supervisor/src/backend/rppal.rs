@@ -11,8 +11,9 @@
 //!    requested a configured line (a `gpio-led` overlay, `gpioset`, another daemon). rppal
 //!    writes the GPIO registers directly, so the kernel would not stop it from fighting such a
 //!    holder over the line.
-//! 3. Opens the I2C bus and initialises the INA chip. The bus clock is fixed by the device
-//!    tree (`dtparam=i2c_arm_baudrate=...`); a clock other than the configured one is logged.
+//! 3. Opens the I2C bus and the INA chip ([`ChipMonitor`]). The bus clock is fixed by the
+//!    device tree (`dtparam=i2c_arm_baudrate=...`); a clock other than `[monitor] i2c_clock`
+//!    is logged.
 //! 4. Adopts each switch and reset pin in its present mode and level ([`AdoptedPin`]): an
 //!    output stays an output at its level, an input stays an input until first set. A pin in
 //!    an `Alt` mode belongs to a peripheral and fails the start.
@@ -51,8 +52,8 @@ use super::linux::{
     ConfiguredLine, DeviceKind, KernelClock, LineRole, configured_lines, device_error, holder_text,
     into_node_vec,
 };
-use super::monitor::ChipMonitor;
-use super::{Backend, BackendError, Edge, FoundLevels, Hardware};
+use super::monitor::{ChipMonitor, check_bus_clock};
+use super::{Backend, BackendError, Edge, FoundLevels, Hardware, OpenResult};
 use crate::config::MonitorSettings;
 
 /// Labels of the GPIO chip that carries a Pi's header pins: Pi 1 to 3, Pi 4, Pi 5. The
@@ -63,11 +64,8 @@ const HEADER_CHIP_LABELS: [&str; 3] = ["pinctrl-bcm2835", "pinctrl-bcm2711", "pi
 #[derive(Clone, Debug, PartialEq)]
 pub struct RppalOptions {
     /// The current monitor; its bus is `/dev/i2c-<i2c_bus>` (bus 1 on the header's pins 3 and
-    /// 5).
+    /// 5), and its `i2c_clock` is compared with the bus clock the device tree set.
     pub monitor: MonitorSettings,
-    /// The I2C clock the configuration expects, in hertz (100 000 or 400 000); `None` skips
-    /// the check.
-    pub i2c_clock_hz: Option<u32>,
 }
 
 /// The `rppal` backend; see the module documentation.
@@ -176,7 +174,7 @@ fn header_chip() -> Option<gpiocdev::Chip> {
     })
 }
 
-fn open_i2c(settings: &MonitorSettings, expected_hz: Option<u32>) -> Result<I2c, BackendError> {
+fn open_i2c(settings: &MonitorSettings) -> Result<I2c, BackendError> {
     let bus = settings.i2c_bus;
     let path = format!("/dev/i2c-{bus}");
     let i2c = I2c::with_bus(bus).map_err(|error| match error {
@@ -186,22 +184,9 @@ fn open_i2c(settings: &MonitorSettings, expected_hz: Option<u32>) -> Result<I2c,
         }
         other => BackendError::Other(format!("opening I2C bus {path} failed: {other}")),
     })?;
-
-    if let (Some(expected), Ok(actual)) = (expected_hz, i2c.clock_speed())
-        && expected != actual
-    {
-        warn!(
-            bus,
-            actual_hz = actual,
-            expected_hz = expected,
-            "the I2C bus runs at another clock than configured; set \
-             dtparam=i2c_arm_baudrate in config.txt and reboot"
-        );
-    }
+    check_bus_clock(settings);
     Ok(i2c)
 }
-
-type RppalHardware = Hardware<AdoptedPin, AdoptedPin, ChipMonitor<I2c>>;
 
 impl RppalBackend {
     /// Adopts the switch and reset pins; returns them per node and records their levels.
@@ -304,18 +289,14 @@ impl Backend for RppalBackend {
         "rppal"
     }
 
-    fn open(
-        &mut self,
-        cluster: &ClusterConfig<MAX_NODES>,
-        now: Instant,
-    ) -> Result<RppalHardware, BackendError> {
+    fn open(&mut self, cluster: &ClusterConfig<MAX_NODES>, now: Instant) -> OpenResult<Self> {
         let device = identify_pi()?;
         info!(model = %device.model(), soc = %device.soc(), "opening the Raspberry Pi's GPIO");
         let gpio = Gpio::new().map_err(gpio_error)?;
         let lines = configured_lines(cluster);
         check_kernel_claims(&lines)?;
 
-        let i2c = open_i2c(&self.options.monitor, self.options.i2c_clock_hz)?;
+        let i2c = open_i2c(&self.options.monitor)?;
         let monitor = ChipMonitor::open(i2c, &self.options.monitor)?;
 
         let mut found = vec![FoundLevels::default(); cluster.nodes.len()];
@@ -375,7 +356,7 @@ mod tests {
     use picluster_firmware::units::Milliamps;
 
     use super::*;
-    use crate::config::MonitorChip;
+    use crate::config::{I2cClock, MonitorChip};
 
     fn options() -> RppalOptions {
         RppalOptions {
@@ -385,8 +366,8 @@ mod tests {
                 address: Address::DEFAULT.get(),
                 shunt_micro_ohms: 10_000,
                 max_current: Milliamps(5_400),
+                i2c_clock: Some(I2cClock::Standard),
             },
-            i2c_clock_hz: Some(100_000),
         }
     }
 

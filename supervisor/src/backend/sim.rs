@@ -172,6 +172,7 @@ impl SimOptions {
             address: self.monitor.address,
             shunt_micro_ohms: self.monitor.shunt.resistance.0,
             max_current: self.monitor.max_current,
+            i2c_clock: None,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `check-config`, `daemon` and `sim`: the commands that do not talk to a running daemon.
+//! `check-config`, `daemon`, `sim` and `heartbeat`: the commands that do not talk to a running
+//! daemon.
 
 use std::path::{Path, PathBuf};
 
@@ -6,7 +7,11 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::{error, info};
 
-use super::{RestoreArg, SimArgs, exit};
+use super::{HeartbeatArgs, RestoreArg, SimArgs, exit};
+use crate::agent::{self, AgentOptions};
+use crate::backend::Backend;
+use crate::backend::linux::{LinuxBackend, LinuxOptions};
+use crate::backend::rppal::{RppalBackend, RppalOptions};
 use crate::backend::sim::{SimBackend, SimOptions};
 use picluster_hal_mock::Scenario;
 
@@ -59,6 +64,14 @@ pub async fn daemon(path: &Path) -> u8 {
             return exit::FAILED;
         }
     };
+    // Real hardware runs in real time; only the simulated cluster has a speed.
+    let speed = match config.daemon.backend {
+        BackendKind::Sim => config.daemon.sim.speed,
+        BackendKind::Linux | BackendKind::Rppal => 1.0,
+    };
+    let reload_path = path.to_path_buf();
+    let reload = move || load_settings(&reload_path, speed);
+
     match config.daemon.backend {
         BackendKind::Sim if config.daemon.sim.scenario.is_some() => {
             eprintln!(
@@ -71,19 +84,24 @@ pub async fn daemon(path: &Path) -> u8 {
         BackendKind::Sim => {
             let options =
                 SimOptions::for_cluster(&config.cluster, &config.monitor, &config.daemon.state_dir);
-            let speed = config.daemon.sim.speed;
-            let reload_path = path.to_path_buf();
-            let reload = move || load_settings(&reload_path, speed);
-            let settings = settings_of(config, speed, true);
-            run_daemon(settings, options, reload).await
+            let Some(backend) = sim_backend(options) else {
+                return exit::FAILED;
+            };
+            run_daemon(settings_of(config, speed, true), backend, reload).await
         }
-        other => {
-            eprintln!(
-                "picluster: backend {other:?} is not supported by this build yet; set backend = \
-                 \"sim\" in [daemon] of {} to run on the simulated cluster",
-                path.display()
-            );
-            exit::FAILED
+        BackendKind::Linux => {
+            let backend = LinuxBackend::new(LinuxOptions {
+                gpio_chip: config.daemon.linux.gpio_chip.clone(),
+                i2c_mode: config.daemon.linux.i2c_mode,
+                monitor: config.monitor,
+            });
+            run_daemon(settings_of(config, speed, true), backend, reload).await
+        }
+        BackendKind::Rppal => {
+            let backend = RppalBackend::new(RppalOptions {
+                monitor: config.monitor,
+            });
+            run_daemon(settings_of(config, speed, true), backend, reload).await
         }
     }
 }
@@ -161,8 +179,11 @@ pub async fn sim(args: SimArgs) -> u8 {
         config.daemon.metrics_listen = listen;
         Ok(Box::new(settings_of(config, speed, metrics)))
     };
+    let Some(backend) = sim_backend(options) else {
+        return exit::FAILED;
+    };
     let settings = settings_of(config, speed, metrics);
-    run_daemon(settings, options, reload).await
+    run_daemon(settings, backend, reload).await
 }
 
 /// Returns the sim's folder: the one given (created if missing) or a new temporary one, which
@@ -190,19 +211,19 @@ fn print_banner(folder: &Path, config: &Config, speed: f64) {
     outln!("  on exit (Ctrl-C): trace.csv and trace.svg in the folder");
 }
 
-/// Runs the daemon on a simulated backend until SIGTERM or SIGINT; SIGHUP calls `reload`.
-async fn run_daemon(
+/// Builds the simulated world, or prints why it cannot be built (an invalid world file).
+fn sim_backend(options: SimOptions) -> Option<SimBackend> {
+    SimBackend::new(options)
+        .map_err(|failure| eprintln!("picluster: {failure}"))
+        .ok()
+}
+
+/// Runs the daemon on `backend` until SIGTERM or SIGINT; SIGHUP calls `reload`.
+async fn run_daemon<B: Backend>(
     settings: Settings,
-    options: SimOptions,
+    backend: B,
     reload: impl Fn() -> Result<Box<Settings>, String> + Send + 'static,
 ) -> u8 {
-    let backend = match SimBackend::new(options) {
-        Ok(backend) => backend,
-        Err(failure) => {
-            eprintln!("picluster: {failure}");
-            return exit::FAILED;
-        }
-    };
     let (control, control_queue) = mpsc::channel(4);
     let signals = match forward_signals(control, reload) {
         Ok(task) => task,
@@ -253,4 +274,22 @@ fn forward_signals(
             }
         }
     }))
+}
+
+/// Runs the heartbeat agent until SIGTERM or SIGINT.
+pub async fn heartbeat(args: HeartbeatArgs) -> u8 {
+    let options = AgentOptions {
+        line: args.line,
+        interval: args.interval,
+        driver: args.driver,
+        gpio_chip: args.gpio_chip,
+    };
+    match agent::serve(&options).await {
+        Ok(()) => exit::OK,
+        Err(failure) => {
+            error!(error = %failure, "the heartbeat agent failed");
+            eprintln!("picluster: {failure}");
+            exit::FAILED
+        }
+    }
 }

@@ -23,8 +23,8 @@ use super::problems::{FileSpans, NodeSpans, describe_problem};
 use super::settings::{
     CHARGER_VOLTAGE, DEFAULT_GPIO_CHIP, DEFAULT_I2C_BUS, DEFAULT_JOURNAL_ROTATIONS,
     DEFAULT_JOURNAL_SIZE_LIMIT, DEFAULT_METRICS_LISTEN, DEFAULT_MONITOR_ADDRESS,
-    DEFAULT_SOCKET_PATH, DEFAULT_STATE_DIR, DaemonSettings, LinuxSettings, MonitorSettings,
-    RestorePolicy, SimSettings, SupplyKind,
+    DEFAULT_SOCKET_PATH, DEFAULT_STATE_DIR, DaemonSettings, I2cMode, LinuxSettings,
+    MonitorSettings, RestorePolicy, SimSettings, SupplyKind,
 };
 
 /// Default switch-verification step. Estimate: every board draws at least 100 mA within a
@@ -203,9 +203,11 @@ fn daemon_settings(table: DaemonTable, checks: &mut Checks<'_>) -> DaemonSetting
     let linux = table.linux.map_or(
         LinuxSettings {
             gpio_chip: PathBuf::from(DEFAULT_GPIO_CHIP),
+            i2c_mode: I2cMode::default(),
         },
         |linux| LinuxSettings {
             gpio_chip: absolute_path(linux.gpio_chip, DEFAULT_GPIO_CHIP, "gpio_chip", checks),
+            i2c_mode: linux.i2c_mode.unwrap_or_default(),
         },
     );
 
@@ -445,6 +447,7 @@ fn monitor_settings(
         address,
         shunt_micro_ohms: shunt_micro_ohms.unwrap_or(0),
         max_current,
+        i2c_clock: table.i2c_clock,
     }
 }
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::quantity::{CurrentValue, DurationValue, SizeValue, VoltageValue};
-use super::settings::{Backend, MonitorChip, RestorePolicy};
+use super::settings::{Backend, I2cClock, I2cMode, MonitorChip, RestorePolicy};
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -69,6 +69,7 @@ pub(super) struct DaemonTable {
 #[serde(deny_unknown_fields)]
 pub(super) struct LinuxTable {
     pub gpio_chip: Option<Spanned<PathBuf>>,
+    pub i2c_mode: Option<I2cMode>,
 }
 
 /// `[daemon.sim]`.
@@ -89,6 +90,7 @@ pub(super) struct MonitorTable {
     pub shunt_ohms: Spanned<f64>,
     /// Defaults to the supply limit.
     pub max_current: Option<Spanned<CurrentValue>>,
+    pub i2c_clock: Option<I2cClock>,
 }
 
 /// `[protection]`: budget margin and trip levels.

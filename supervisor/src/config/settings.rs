@@ -1,10 +1,12 @@
 //! The supervisor's own settings: what the firmware configuration does not describe.
 
+use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 
 use picluster_firmware::units::{Milliamps, Millivolts};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 /// The hardware access the daemon uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -33,11 +35,25 @@ pub enum RestorePolicy {
     AlwaysOff,
 }
 
+/// The transfer mode of the monitor's I2C bus on the `linux` backend (`i2c_mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum I2cMode {
+    /// Plain I2C transfers: a register pointer write and a read after a repeated start.
+    #[default]
+    I2c,
+    /// SMBus byte and word transfers, for adapters that support nothing else (the kernel's
+    /// i2c-stub, some USB bridges).
+    Smbus,
+}
+
 /// Settings of the `linux` backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinuxSettings {
     /// The GPIO character device that carries the configured lines.
     pub gpio_chip: PathBuf,
+    /// The transfer mode of the monitor's bus.
+    pub i2c_mode: I2cMode,
 }
 
 /// Settings of the `sim` backend.
@@ -142,6 +158,67 @@ impl MonitorChip {
     }
 }
 
+/// The clock of the monitor's I2C bus (`i2c_clock`): the I2C specification's standard and fast
+/// modes, which both INA chips support and a Pi's device tree sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum I2cClock {
+    /// Standard mode, 100 kHz: the Pi's default.
+    Standard,
+    /// Fast mode, 400 kHz (`dtparam=i2c_arm_baudrate=400000` on a Pi).
+    Fast,
+}
+
+impl I2cClock {
+    /// The values as the file writes them.
+    const NAMES: &'static [&'static str] = &["100kHz", "400kHz"];
+
+    /// Returns the clock rate in hertz.
+    pub fn hertz(self) -> u32 {
+        match self {
+            I2cClock::Standard => 100_000,
+            I2cClock::Fast => 400_000,
+        }
+    }
+}
+
+/// Reads `"100kHz"` or `"400kHz"`. A misspelling is reported as an unknown variant, so the
+/// error names the closest value; a bare number is reported with the values to write instead.
+impl<'de> Deserialize<'de> for I2cClock {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ClockVisitor;
+
+        impl Visitor<'_> for ClockVisitor {
+            type Value = I2cClock;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a clock with its unit, \"100kHz\" or \"400kHz\"")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<I2cClock, E> {
+                match text {
+                    "100kHz" => Ok(I2cClock::Standard),
+                    "400kHz" => Ok(I2cClock::Fast),
+                    other => Err(E::unknown_variant(other, I2cClock::NAMES)),
+                }
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<I2cClock, E> {
+                Err(E::invalid_type(de::Unexpected::Signed(value), &self))
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<I2cClock, E> {
+                Err(E::invalid_type(de::Unexpected::Unsigned(value), &self))
+            }
+
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<I2cClock, E> {
+                Err(E::invalid_type(de::Unexpected::Float(value), &self))
+            }
+        }
+
+        deserializer.deserialize_any(ClockVisitor)
+    }
+}
+
 /// The current monitor on the shared supply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MonitorSettings {
@@ -155,6 +232,9 @@ pub struct MonitorSettings {
     pub shunt_micro_ohms: u32,
     /// The largest current the calibration must cover.
     pub max_current: Milliamps,
+    /// The bus clock the operator expects; the hardware backends compare it with the clock
+    /// the device tree set and log a mismatch. `None` skips the check.
+    pub i2c_clock: Option<I2cClock>,
 }
 
 /// The bus that the monitor sits on by default: the Pi header's I2C pins are bus 1.

@@ -616,3 +616,135 @@ fn syntax_error_located() {
         Some(line_of(&text, "[timings"))
     );
 }
+
+#[test]
+fn i2c_mode_defaults_to_plain_i2c() {
+    let config = parse(BASE, ORIGIN).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(config.daemon.linux.i2c_mode, I2cMode::I2c);
+    assert_eq!(config.monitor.i2c_clock, None);
+}
+
+#[test]
+fn i2c_mode_smbus_read() {
+    let text = BASE.replacen(
+        "backend = \"sim\"\n",
+        "backend = \"linux\"\n\n[daemon.linux]\ni2c_mode = \"smbus\"\n",
+        1,
+    );
+    let config = parse(&text, ORIGIN).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(config.daemon.linux.i2c_mode, I2cMode::Smbus);
+    assert_eq!(config.daemon.linux.gpio_chip, Path::new(DEFAULT_GPIO_CHIP));
+}
+
+#[test]
+fn misspelled_i2c_mode_suggests_smbus() {
+    let text = BASE.replacen(
+        "backend = \"sim\"\n",
+        "backend = \"linux\"\n\n[daemon.linux]\ni2c_mode = \"smbuss\"\n",
+        1,
+    );
+    let error = parse_error(&text);
+    let problem = only_problem(&error);
+    assert_eq!(
+        problem.location,
+        Some(Location {
+            line: line_of(&text, "i2c_mode"),
+            column: 12
+        })
+    );
+    assert_eq!(problem.key.as_deref(), Some("i2c_mode"));
+    assert_eq!(problem.closest.as_deref(), Some("smbus"));
+    let output = error.to_string();
+    assert!(output.starts_with("picluster.toml:7:12: "), "{output}");
+    assert!(
+        output.contains("Valid values: \"i2c\", \"smbus\"."),
+        "{output}"
+    );
+}
+
+#[test]
+fn misspelled_i2c_mode_key_names_closest() {
+    let text = BASE.replacen(
+        "backend = \"sim\"\n",
+        "backend = \"linux\"\n\n[daemon.linux]\ni2c_mod = \"smbus\"\n",
+        1,
+    );
+    let error = parse_error(&text);
+    let problem = only_problem(&error);
+    assert_eq!(
+        problem.location.map(|location| location.line),
+        Some(line_of(&text, "i2c_mod"))
+    );
+    assert_eq!(problem.key.as_deref(), Some("i2c_mod"));
+    assert_eq!(problem.closest.as_deref(), Some("i2c_mode"));
+}
+
+#[test]
+fn monitor_i2c_clock_read() {
+    let text = BASE.replacen(
+        "chip = \"ina219\"",
+        "chip = \"ina219\"\ni2c_clock = \"400kHz\"",
+        1,
+    );
+    let config = parse(&text, ORIGIN).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(config.monitor.i2c_clock, Some(I2cClock::Fast));
+    assert_eq!(I2cClock::Fast.hertz(), 400_000);
+    assert_eq!(I2cClock::Standard.hertz(), 100_000);
+}
+
+#[test]
+fn misspelled_i2c_clock_suggests_unit_case() {
+    let text = BASE.replacen(
+        "chip = \"ina219\"",
+        "chip = \"ina219\"\ni2c_clock = \"400khz\"",
+        1,
+    );
+    let error = parse_error(&text);
+    let problem = only_problem(&error);
+    assert_eq!(
+        problem.location.map(|location| location.line),
+        Some(line_of(&text, "i2c_clock"))
+    );
+    assert_eq!(problem.key.as_deref(), Some("i2c_clock"));
+    assert_eq!(problem.closest.as_deref(), Some("400kHz"));
+}
+
+#[test]
+fn i2c_clock_as_number_rejected() {
+    let text = BASE.replacen(
+        "chip = \"ina219\"",
+        "chip = \"ina219\"\ni2c_clock = 400000",
+        1,
+    );
+    let error = parse_error(&text);
+    let problem = only_problem(&error);
+    assert_eq!(
+        problem.location.map(|location| location.line),
+        Some(line_of(&text, "i2c_clock"))
+    );
+    assert_eq!(problem.key.as_deref(), Some("i2c_clock"));
+    assert_eq!(
+        error.to_string(),
+        "picluster.toml:8:13: invalid type: integer `400000`, expected a clock with its unit, \
+         \"100kHz\" or \"400kHz\""
+    );
+}
+
+#[test]
+fn i2c_clock_key_in_daemon_table_points_to_monitor() {
+    let text = BASE.replacen(
+        "backend = \"sim\"\n",
+        "backend = \"sim\"\ni2c_clock = \"100kHz\"\n",
+        1,
+    );
+    let error = parse_error(&text);
+    let problem = only_problem(&error);
+    assert_eq!(problem.key.as_deref(), Some("i2c_clock"));
+    assert!(
+        problem
+            .message
+            .contains("`i2c_clock` is a key of [monitor]"),
+        "{}",
+        problem.message
+    );
+}

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use picluster_firmware::config::{ClusterConfig, LineId};
 use picluster_firmware::reference::MAX_NODES;
 use picluster_firmware::units::Instant;
-use picluster_hal_mock::World;
+use picluster_hal_mock::{DeviceFault, World};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -96,11 +96,21 @@ impl Harness {
     }
 
     fn start_in(folder: tempfile::TempDir, policy: RestorePolicy) -> Self {
+        Self::start_with(folder, policy, |_| {})
+    }
+
+    /// Starts the loop after `prepare` has changed the simulated world.
+    fn start_with(
+        folder: tempfile::TempDir,
+        policy: RestorePolicy,
+        prepare: impl FnOnce(&World),
+    ) -> Self {
         let settings = settings_in(folder.path(), policy);
         let monitor = crate::sim::reference_config().monitor;
         let options = SimOptions::for_cluster(&settings.cluster, &monitor, folder.path());
         let backend = SimBackend::new(options).unwrap();
         let world = backend.world().clone();
+        prepare(&world);
         let advances = Arc::new(AtomicU64::new(0));
         let counting = Counting {
             inner: backend,
@@ -176,6 +186,26 @@ impl Harness {
         self.task.await.unwrap().unwrap();
         self.folder
     }
+}
+
+/// The address of the reference cluster's monitor on the simulated bus.
+const MONITOR_ADDRESS: u8 = crate::config::DEFAULT_MONITOR_ADDRESS;
+
+/// Starts the loop on a world whose monitor does not acknowledge its address.
+fn start_without_monitor() -> Harness {
+    let folder = tempfile::tempdir().unwrap();
+    Harness::start_with(folder, RestorePolicy::AlwaysOn, |world| {
+        world.inject_device_fault(MONITOR_ADDRESS, DeviceFault::NoAcknowledge);
+    })
+}
+
+fn admitted_count(journal: &[EventRecord]) -> usize {
+    journal
+        .iter()
+        .filter(|event| {
+            matches!(&event.detail, EventDetail::StateChanged { cause, .. } if cause == "admitted")
+        })
+        .count()
 }
 
 fn powered(status: &StatusReport) -> Vec<bool> {
@@ -434,5 +464,70 @@ async fn valid_reload_adopts_present_power_without_line_change() {
     let status = harness.status().await;
     assert_eq!(powered(&status), before);
     assert_eq!(harness.switch_changes(), switches);
+    harness.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn silent_monitor_starts_daemon_without_power_on() {
+    let harness = start_without_monitor();
+    pass(30).await;
+
+    let status = harness.status().await;
+    assert_eq!(powered(&status), [false, false, true, false]);
+    assert!(!status.supply.telemetry_ok);
+    assert!(status.supply.dropped_samples > 0);
+    let journal = harness.journal();
+    let lost = journal
+        .iter()
+        .filter(|event| event.detail == EventDetail::TelemetryLost)
+        .count();
+    assert_eq!(lost, 1);
+    assert_eq!(admitted_count(&journal), 0);
+    assert_eq!(harness.switch_changes(), [(0, true), (0, true), (0, true)]);
+    harness.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn monitor_answering_later_resumes_power_on() {
+    let harness = start_without_monitor();
+    pass(30).await;
+
+    harness
+        .world
+        .inject_device_fault(MONITOR_ADDRESS, DeviceFault::Acknowledge);
+    pass(90).await;
+
+    let status = harness.status().await;
+    assert!(status.supply.telemetry_ok);
+    assert!(all_running(&status), "{status:?}");
+    let journal = harness.journal();
+    let restored = journal
+        .iter()
+        .any(|event| event.detail == EventDetail::TelemetryRestored);
+    assert!(restored);
+    assert_eq!(admitted_count(&journal), 3);
+    harness.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn monitor_loss_switches_nothing_off() {
+    let harness = Harness::start(RestorePolicy::AlwaysOn);
+    pass(90).await;
+    let switches = harness.switch_changes();
+
+    harness
+        .world
+        .inject_device_fault(MONITOR_ADDRESS, DeviceFault::NoAcknowledge);
+    pass(60).await;
+
+    let status = harness.status().await;
+    assert!(!status.supply.telemetry_ok);
+    assert_eq!(powered(&status), [true, true, true, true]);
+    assert_eq!(harness.switch_changes(), switches);
+    let lost = harness
+        .journal()
+        .iter()
+        .any(|event| event.detail == EventDetail::TelemetryLost);
+    assert!(lost);
     harness.stop().await;
 }
