@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use picluster_firmware::config::LineId;
+use picluster_firmware::config::{ClusterConfig, LineId};
 use picluster_firmware::state::StateKind;
 use picluster_firmware::units::{Instant, Milliamps, Millivolts};
 
@@ -62,7 +62,17 @@ pub struct Trace {
 impl Trace {
     /// Starts an empty trace for a scenario's cluster.
     pub fn new(scenario: &Scenario) -> Self {
-        let config = &scenario.cluster.config;
+        let supply_limit = scenario.cluster.world.supply.limit;
+        Self::for_cluster(&scenario.name, &scenario.cluster.config, supply_limit)
+    }
+
+    /// Starts an empty trace of `config`'s supply, nodes and lines, on a supply rated
+    /// `supply_limit`.
+    pub fn for_cluster<const N: usize>(
+        name: &str,
+        config: &ClusterConfig<N>,
+        supply_limit: Milliamps,
+    ) -> Self {
         let mut lines = Vec::new();
         for node in &config.nodes {
             let name = node.name.as_str();
@@ -78,7 +88,7 @@ impl Trace {
             }
         }
         Self {
-            scenario: scenario.name.clone(),
+            scenario: name.to_owned(),
             nodes: config
                 .nodes
                 .iter()
@@ -86,7 +96,7 @@ impl Trace {
                 .collect(),
             lines,
             rows: Vec::new(),
-            supply_limit: scenario.cluster.world.supply.limit,
+            supply_limit,
             budget: config.supply.budget(),
             under_voltage: config.supply.under_voltage,
         }

@@ -548,7 +548,8 @@ impl Backend for SimBackend {
             })?;
         }
         self.writer = Some(writer);
-        self.trace = Some(empty_trace(&self.options, cluster, &self.world));
+        let limit = self.world.supply().limit;
+        self.trace = Some(Trace::for_cluster(&self.options.name, cluster, limit));
         Ok(Hardware {
             switches,
             resets,
@@ -645,37 +646,6 @@ impl Backend for SimBackend {
             ))
         })?;
         trace
-    }
-}
-
-/// Starts an empty trace of the cluster's supply, states, phases and lines.
-fn empty_trace(options: &SimOptions, cluster: &ClusterConfig<MAX_NODES>, world: &World) -> Trace {
-    let mut lines = Vec::new();
-    for node in &cluster.nodes {
-        let name = node.name.as_str();
-        let short = name.split('.').next().unwrap_or(name);
-        if let Some(switch) = node.switch {
-            lines.push((switch.line, format!("{short} switch")));
-        }
-        if let Some(reset) = node.reset {
-            lines.push((reset.line, format!("{short} run")));
-        }
-        if let Some(line) = node.heartbeat {
-            lines.push((line, format!("{short} heartbeat")));
-        }
-    }
-    Trace {
-        scenario: options.name.clone(),
-        nodes: cluster
-            .nodes
-            .iter()
-            .map(|node| node.name.to_string())
-            .collect(),
-        lines,
-        rows: Vec::new(),
-        supply_limit: world.supply().limit,
-        budget: cluster.supply.budget(),
-        under_voltage: cluster.supply.under_voltage,
     }
 }
 
