@@ -104,9 +104,9 @@ pub enum BackendError {
 
 /// A source of output pins, heartbeat edges and supply samples.
 ///
-/// Implementations must not change any line's level in [`Backend::open`], and dropping the pins
-/// must leave their levels as they are: a restart, a reload and a stop of the daemon change no
-/// line.
+/// Implementations must not change any line's level in [`Backend::open`], and the daemon never
+/// sets a line on a restart, a reload or a stop. What a line does once the daemon has stopped
+/// is the backend's: [`Backend::lines_after_stop`] states it.
 pub trait Backend {
     /// A node's switch output.
     type Switch: OutputPin;
@@ -141,6 +141,12 @@ pub trait Backend {
     /// trace here. The default does nothing.
     fn observe(&mut self, now: Instant, controller: &Controller<MAX_NODES>) {
         let _ = (now, controller);
+    }
+
+    /// Describes what the lines do once the daemon has stopped, for the stop's log line. The
+    /// default suits backends whose outputs keep their last level.
+    fn lines_after_stop(&self) -> &'static str {
+        "every line keeps its level"
     }
 
     /// Called once when the daemon stops, after the last action; the simulator writes its

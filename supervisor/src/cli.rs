@@ -1,21 +1,23 @@
 //! The command line: argument parsing and the dispatch to each subcommand.
 
-/// Prints a line to stdout, ignoring a closed pipe (`picluster events | head`) instead of
-/// panicking as `println!` does.
+/// Prints a line to stdout. A closed pipe (`picluster events | head -1`) ends the process
+/// quietly with exit code 0, where `println!` would panic.
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        let written = writeln!(std::io::stdout().lock(), $($arg)*);
+        $crate::cli::exit_on_broken_pipe(written);
     }};
 }
 
-/// Prints to stdout without a newline, ignoring a closed pipe.
+/// Prints to stdout without a newline and flushes; a closed pipe ends the process as in
+/// `outln!`.
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         let mut stdout = std::io::stdout().lock();
-        let _ = write!(stdout, $($arg)*);
-        let _ = stdout.flush();
+        let written = write!(stdout, $($arg)*).and_then(|()| stdout.flush());
+        $crate::cli::exit_on_broken_pipe(written);
     }};
 }
 
@@ -28,7 +30,8 @@ mod watch;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::client::ClientError;
 use crate::protocol::ActionKind;
@@ -72,7 +75,9 @@ const DEFAULT_SOCKET: &str = "/run/picluster/picluster.sock";
 #[derive(Debug, Parser)]
 #[command(name = "picluster", version, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
-    /// Control socket of the daemon to talk to.
+    /// Control socket of the daemon to talk to, for status, events, watch and the actions.
+    /// `daemon` binds the socket_path of its configuration and `sim` a socket in its folder,
+    /// so they reject this option.
     #[arg(
         long,
         global = true,
@@ -150,8 +155,11 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Watch(WatchArgs),
 
-    /// Check a configuration file without touching any hardware; prints every problem with
-    /// its file, line and key.
+    /// Check a configuration file without touching any hardware.
+    ///
+    /// Once the file parses as TOML, every problem found is printed with its file, line and
+    /// key. A TOML syntax error stops the check, so it is reported alone: fix it and run the
+    /// check again.
     ///
     /// Example: picluster check-config /etc/picluster/picluster.toml
     #[command(after_help = EXIT_CODES_HELP)]
@@ -159,8 +167,10 @@ pub enum Command {
 
     /// Run the daemon with the backend its configuration names.
     ///
-    /// SIGTERM and SIGINT stop it without changing any line; SIGHUP reloads the
-    /// configuration and keeps the running one if the new one is invalid.
+    /// SIGTERM and SIGINT stop it. The daemon sets no line when it stops: rppal and sim lines
+    /// keep their level, while with the linux backend the kernel releases the lines and the
+    /// wiring's pull resistors decide them. SIGHUP reloads the configuration and keeps the
+    /// running one if the new one is invalid.
     ///
     /// Example: picluster daemon --config /etc/picluster/picluster.toml
     #[command(after_help = EXIT_CODES_HELP)]
@@ -239,6 +249,74 @@ fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     Ok(interval)
 }
 
+/// Maximum `--timeout` of an action. A power-on is measured within a few seconds; a day is
+/// far beyond any wait an operator means, and keeps the value a valid `Duration`.
+const MAX_TIMEOUT_SECONDS: f64 = 86_400.0;
+
+/// Minimum `watch --interval`: 20 redraws a second, faster than a terminal reader follows.
+const MIN_WATCH_INTERVAL_SECONDS: f64 = 0.05;
+
+/// Maximum `watch --interval`: an hour; events redraw the screen anyway.
+const MAX_WATCH_INTERVAL_SECONDS: f64 = 3_600.0;
+
+/// Maximum `sim --speed`. The daemon handles every simulated 10 ms supply sample, so speed
+/// 1000 means 100,000 samples per real second. That is an estimate of what one core keeps up
+/// with, not a measured figure.
+const MAX_SIM_SPEED: f64 = 1_000.0;
+
+/// Parses a number that must lie above `min` (or at `min` when `min_allowed`) and at most
+/// `max`, with `range` as the message that states the allowed values.
+fn parse_bounded(
+    text: &str,
+    min: f64,
+    min_allowed: bool,
+    max: f64,
+    range: &str,
+) -> Result<f64, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a number; {range}"))?;
+    let above_min = value > min || (min_allowed && value == min);
+    if !value.is_finite() || !above_min || value > max {
+        return Err(format!("out of range; {range}"));
+    }
+    Ok(value)
+}
+
+/// Parses an action's `--timeout`.
+fn parse_timeout(text: &str) -> Result<f64, String> {
+    parse_bounded(
+        text,
+        0.0,
+        false,
+        MAX_TIMEOUT_SECONDS,
+        "the timeout must be a positive number of seconds, at most 86400 (one day)",
+    )
+}
+
+/// Parses `watch --interval`.
+fn parse_watch_interval(text: &str) -> Result<f64, String> {
+    parse_bounded(
+        text,
+        MIN_WATCH_INTERVAL_SECONDS,
+        true,
+        MAX_WATCH_INTERVAL_SECONDS,
+        "the interval must be a number of seconds from 0.05 to 3600",
+    )
+}
+
+/// Parses `sim --speed`.
+fn parse_speed(text: &str) -> Result<f64, String> {
+    parse_bounded(
+        text,
+        0.0,
+        false,
+        MAX_SIM_SPEED,
+        "the speed must be a number above 0 and at most 1000 (1 is real time)",
+    )
+}
+
 /// `--json` for the read commands.
 #[derive(Debug, Args)]
 pub struct JsonArgs {
@@ -261,8 +339,15 @@ pub struct ActionArgs {
     #[arg(long)]
     pub no_wait: bool,
 
-    /// Maximum time to wait for the measured result, in seconds of real time.
-    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    /// Maximum time to wait for the measured result, in seconds of real time: above 0, at
+    /// most 86400 (one day).
+    #[arg(
+        long,
+        default_value_t = 60.0,
+        value_parser = parse_timeout,
+        allow_negative_numbers = true,
+        value_name = "SECONDS"
+    )]
     pub timeout: f64,
 
     /// Print the per-node results as JSON lines instead of text.
@@ -278,9 +363,9 @@ pub struct EventsArgs {
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
 
-    /// Only events of this node (a hostname or its short name); cluster-wide events are
-    /// left out.
-    #[arg(long, value_name = "NODE")]
+    /// Only events of these nodes, named as for the actions: a hostname, a short name, an
+    /// index, a range or a comma list. Cluster-wide events are left out.
+    #[arg(long, value_name = "NODES")]
     pub node: Option<String>,
 
     /// Only the newest this many matching events.
@@ -295,8 +380,15 @@ pub struct EventsArgs {
 /// Arguments of `watch`.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Maximum time between two redraws, in seconds; every event also redraws.
-    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    /// Maximum time between two redraws, in seconds from 0.05 to 3600; every event also
+    /// redraws.
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_parser = parse_watch_interval,
+        allow_negative_numbers = true,
+        value_name = "SECONDS"
+    )]
     pub interval: f64,
 }
 
@@ -341,8 +433,15 @@ pub struct SimArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "config")]
     pub scenario: Option<PathBuf>,
 
-    /// Simulated seconds per real second: 1 is real time, 100 runs a minute in 0.6 s.
-    #[arg(long, default_value_t = 1.0, value_name = "N")]
+    /// How many times faster than real time the simulated clock runs: 1 is real time, 100
+    /// runs a simulated minute in 0.6 s. Above 0, at most 1000.
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_parser = parse_speed,
+        allow_negative_numbers = true,
+        value_name = "N"
+    )]
     pub speed: f64,
 
     /// Folder for the socket, state, journal, simulated world and traces. Default: a new
@@ -369,9 +468,52 @@ pub struct SimArgs {
     pub no_metrics: bool,
 }
 
+/// Ends the process with exit code 0 when `written` failed on a closed pipe, as `head` closes
+/// it after the lines it wants. Other write failures are ignored, as before a terminal that
+/// went away.
+pub(crate) fn exit_on_broken_pipe(written: std::io::Result<()>) {
+    if let Err(error) = written
+        && error.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(i32::from(exit::OK));
+    }
+}
+
+impl Command {
+    /// Tells whether the command talks to a running daemon through `--socket`.
+    fn uses_socket(&self) -> bool {
+        !matches!(
+            self,
+            Command::CheckConfig(_) | Command::Daemon(_) | Command::Sim(_) | Command::Heartbeat(_)
+        )
+    }
+}
+
+/// Parses `args` like [`Cli::try_parse_from`], and also rejects `--socket` on a command line
+/// whose command does not talk to a daemon, where the option would be silently ignored.
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut command = Cli::command();
+    let matches = command.try_get_matches_from_mut(args)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    let explicit_socket = matches.value_source("socket") == Some(ValueSource::CommandLine);
+    if explicit_socket && !cli.command.uses_socket() {
+        return Err(command.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--socket applies only to the commands that talk to a daemon (status, events, \
+             watch and the actions); `daemon` binds the socket_path of its configuration and \
+             `sim` binds picluster.sock in its --dir folder",
+        ));
+    }
+    Ok(cli)
+}
+
 /// Parses the command line, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_from(std::env::args_os()).unwrap_or_else(|error| error.exit());
     let daemon_like = matches!(
         cli.command,
         Command::Daemon(_) | Command::Sim(_) | Command::Heartbeat(_)
@@ -488,6 +630,111 @@ mod tests {
                 .unwrap_err();
         assert_eq!(error.exit_code(), i32::from(exit::USAGE));
         assert!(error.to_string().contains("above zero"), "{error}");
+    }
+
+    /// Parses `args` and returns the usage error, failing the test if they parse.
+    fn usage_error(args: &[&str]) -> String {
+        let error = parse_from(args).expect_err("the command line must be rejected");
+        assert_eq!(error.exit_code(), i32::from(exit::USAGE), "{error}");
+        error.to_string()
+    }
+
+    #[test]
+    fn watch_interval_out_of_range_is_usage_error() {
+        for value in ["inf", "nan", "0", "-1", "0.01", "3601", "soon"] {
+            let error = usage_error(&["picluster", "watch", "--interval", value]);
+            assert!(error.contains(&format!("'{value}'")), "{error}");
+            assert!(error.contains("from 0.05 to 3600"), "{error}");
+        }
+    }
+
+    #[test]
+    fn watch_interval_in_range_parses() {
+        let cli = parse_from(["picluster", "watch", "--interval", "0.5"]).unwrap();
+        let Command::Watch(args) = cli.command else {
+            panic!("expected the watch command, got {:?}", cli.command);
+        };
+        assert_eq!(args.interval, 0.5);
+    }
+
+    #[test]
+    fn negative_timeout_says_positive() {
+        let error = usage_error(&["picluster", "off", "1", "--timeout", "-5"]);
+        assert!(error.contains("'-5'"), "{error}");
+        assert!(error.contains("must be a positive number"), "{error}");
+        assert!(!error.contains("unexpected argument"), "{error}");
+    }
+
+    #[test]
+    fn infinite_timeout_is_usage_error() {
+        for value in ["inf", "nan", "0", "86401"] {
+            let error = usage_error(&["picluster", "on", "1", "--timeout", value]);
+            assert!(error.contains("at most 86400"), "{error}");
+        }
+    }
+
+    #[test]
+    fn sim_speed_out_of_range_is_usage_error() {
+        for value in ["0", "nan", "inf", "-2", "1001"] {
+            let error = usage_error(&["picluster", "sim", "--speed", value]);
+            assert!(error.contains(&format!("'{value}'")), "{error}");
+            assert!(error.contains("above 0 and at most 1000"), "{error}");
+        }
+    }
+
+    #[test]
+    fn sim_speed_help_states_meaning_and_limits() {
+        let mut command = Cli::command();
+        let sim = command.find_subcommand_mut("sim").unwrap();
+        let speed = sim
+            .get_arguments()
+            .find(|argument| argument.get_id() == "speed")
+            .unwrap();
+        let help = speed.get_help().unwrap().to_string();
+        assert!(help.contains("faster than real time"), "{help}");
+        assert!(help.contains("at most 1000"), "{help}");
+    }
+
+    #[test]
+    fn socket_rejected_for_commands_without_client() {
+        let command_lines: [&[&str]; 3] = [
+            &["picluster", "sim", "--socket", "/tmp/other.sock"],
+            &["picluster", "--socket", "/tmp/other.sock", "daemon"],
+            &[
+                "picluster",
+                "check-config",
+                "--socket",
+                "/tmp/x.sock",
+                "x.toml",
+            ],
+        ];
+        for args in command_lines {
+            let error = usage_error(args);
+            assert!(error.contains("--socket applies only"), "{error}");
+        }
+    }
+
+    #[test]
+    fn socket_accepted_before_or_after_client_command() {
+        for args in [
+            ["picluster", "--socket", "/tmp/other.sock", "status"],
+            ["picluster", "status", "--socket", "/tmp/other.sock"],
+        ] {
+            let cli = parse_from(args).unwrap();
+            assert_eq!(cli.socket, PathBuf::from("/tmp/other.sock"));
+        }
+    }
+
+    #[test]
+    fn check_config_help_says_syntax_error_is_alone() {
+        let command = Cli::command();
+        let check = command
+            .get_subcommands()
+            .find(|subcommand| subcommand.get_name() == "check-config")
+            .unwrap();
+        let help = check.get_long_about().unwrap().to_string();
+        assert!(help.contains("syntax error stops the check"), "{help}");
+        assert!(!help.contains("prints every problem"), "{help}");
     }
 
     #[test]

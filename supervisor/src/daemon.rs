@@ -17,7 +17,7 @@ mod startup;
 mod tests;
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use picluster_firmware::config::ClusterConfig;
 use picluster_firmware::reference::MAX_NODES;
@@ -121,12 +121,23 @@ pub async fn run<B: Backend>(
     backend: B,
     control: mpsc::Receiver<Control>,
 ) -> Result<(), DaemonError> {
+    run_and_report_ready(settings, backend, control, |_| {}).await
+}
+
+/// Runs the daemon like [`run`] and calls `ready` with the socket's path once the socket
+/// accepts requests; `picluster sim` prints its banner there.
+pub async fn run_and_report_ready<B: Backend>(
+    settings: Settings,
+    backend: B,
+    control: mpsc::Receiver<Control>,
+    ready: impl FnOnce(&Path),
+) -> Result<(), DaemonError> {
     let socket = ControlSocket::bind(
         &settings.daemon.socket_path,
         settings.daemon.socket_group.as_deref(),
     )?;
     let path = socket.path.clone();
-    let result = serve_and_run(settings, backend, control, socket).await;
+    let result = serve_and_run(settings, backend, control, socket, ready).await;
     if let Err(error) = std::fs::remove_file(&path) {
         warn!(socket = %path.display(), %error, "could not remove the control socket file");
     }
@@ -138,6 +149,7 @@ async fn serve_and_run<B: Backend>(
     backend: B,
     control: mpsc::Receiver<Control>,
     socket: ControlSocket,
+    ready: impl FnOnce(&Path),
 ) -> Result<(), DaemonError> {
     let (requests, request_queue) = mpsc::channel(REQUEST_BACKLOG);
     let (events, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
@@ -163,6 +175,7 @@ async fn serve_and_run<B: Backend>(
     };
     let server = tokio::spawn(socket::serve(socket.listener, context));
     info!(socket = %socket.path.display(), "control socket listening");
+    ready(&socket.path);
 
     let result = core.run(request_queue, control).await;
     server.abort();

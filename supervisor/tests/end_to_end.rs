@@ -216,6 +216,8 @@ fn sigterm_stops_without_changing_any_line() {
     assert!(stopped.success(), "{}", sim.log());
     assert_eq!(world(&sim), running);
     assert!(!sim.socket.exists(), "the socket file is removed on stop");
+    let log = sim.log();
+    assert!(log.contains("every line keeps its level"), "{log}");
 }
 
 #[test]
@@ -283,6 +285,135 @@ fn second_daemon_on_same_socket_is_refused() {
 }
 
 #[test]
+fn second_sim_fails_before_banner_naming_pid() {
+    let folder = tempfile::tempdir().unwrap();
+    let sim = Sim::start(folder.path(), &[]);
+
+    let second = std::process::Command::new(common::BIN)
+        .args(["sim", "--dir"])
+        .arg(folder.path())
+        .args(["--speed", common::SPEED, "--no-metrics"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+
+    assert_eq!(second.status.code(), Some(EXIT_FAILED));
+    assert_eq!(text(&second.stdout), "", "no banner before the failure");
+    let message = text(&second.stderr);
+    assert_eq!(message.matches("already running").count(), 1, "{message}");
+    let pid = format!("(pid {})", sim.pid());
+    assert!(message.contains(&pid), "{message}");
+    assert!(message.contains("another --dir"), "{message}");
+    assert!(!message.contains("systemctl"), "{message}");
+    assert!(!message.contains("socket_path"), "{message}");
+}
+
+#[test]
+fn sim_banner_names_running_executable() {
+    let folder = tempfile::tempdir().unwrap();
+    let sim = Sim::start(folder.path(), &[]);
+
+    let commands = sim
+        .banner
+        .iter()
+        .find(|line| line.contains(" status; "))
+        .unwrap_or_else(|| panic!("the banner suggests commands: {:?}", sim.banner));
+    let program = std::fs::canonicalize(common::BIN).unwrap();
+    let expected = format!("{} status; {} watch;", program.display(), program.display());
+    assert!(commands.contains(&expected), "{commands}");
+}
+
+#[test]
+fn off_with_head_in_selection_touches_nothing() {
+    let folder = tempfile::tempdir().unwrap();
+    let sim = Sim::start(folder.path(), &[]);
+    sim.wait_all_running();
+
+    let off = sim.cli(&["off", "0,2"]);
+
+    assert_eq!(off.status.code(), Some(EXIT_FAILED));
+    let message = text(&off.stderr);
+    assert!(
+        message.contains("raspberrypi2.lan is the head node"),
+        "{message}"
+    );
+    assert!(message.contains("leave the head out"), "{message}");
+    assert_eq!(text(&off.stdout), "");
+    let status = sim.status();
+    assert!(node(&status, "raspberrypi0.lan").powered);
+    assert_eq!(node(&status, "raspberrypi0.lan").state, "running");
+    let operator_actions = sim
+        .events(&[])
+        .iter()
+        .filter(|event| matches!(event.detail, EventDetail::OperatorAction { .. }))
+        .count();
+    assert_eq!(operator_actions, 0);
+}
+
+#[test]
+fn events_node_accepts_index_and_rejects_unknown() {
+    let folder = tempfile::tempdir().unwrap();
+    let sim = Sim::start(folder.path(), &[]);
+    sim.wait_all_running();
+
+    let by_index = sim.events(&["--node", "1"]);
+    assert!(!by_index.is_empty(), "node 1 has events");
+    for event in &by_index {
+        assert_eq!(event.node.as_deref(), Some("raspberrypi1.lan"), "{event:?}");
+    }
+
+    let by_range = sim.events(&["--node", "0-1", "--limit", "3"]);
+    assert_eq!(by_range.len(), 3, "{by_range:?}");
+    let nodes: std::collections::BTreeSet<String> = sim
+        .events(&["--node", "raspberrypi[0-1]"])
+        .into_iter()
+        .filter_map(|event| event.node)
+        .collect();
+    let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
+    assert_eq!(nodes, ["raspberrypi0.lan", "raspberrypi1.lan"]);
+
+    let unknown = sim.cli(&["events", "--node", "raspberrypi9"]);
+    let action = sim.cli(&["off", "raspberrypi9"]);
+    assert_eq!(unknown.status.code(), Some(EXIT_FAILED));
+    assert_eq!(unknown.status.code(), action.status.code());
+    let message = text(&unknown.stderr);
+    assert!(message.contains("unknown node `raspberrypi9`"), "{message}");
+    assert!(message.contains("did you mean"), "{message}");
+    assert!(message.contains("Known nodes:"), "{message}");
+    assert_eq!(message, text(&action.stderr));
+}
+
+#[test]
+fn closed_pipe_ends_watch_quietly() {
+    let folder = tempfile::tempdir().unwrap();
+    let sim = Sim::start(folder.path(), &[]);
+
+    for command in [
+        &["watch", "--interval", "0.05"][..],
+        &["status"],
+        &["events"],
+    ] {
+        let mut child = std::process::Command::new(common::BIN)
+            .args(command)
+            .env("PICLUSTER_SOCKET", &sim.socket)
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end at once, as `head -0` would; the next write hits a broken pipe.
+        drop(child.stdout.take());
+        let mut stderr = child.stderr.take().unwrap();
+        let status = common::wait_with_limit(child)
+            .unwrap_or_else(|| panic!("{command:?} kept running after its stdout closed"));
+        let mut message = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut message).unwrap();
+        assert_eq!(status.code(), Some(0), "{command:?}: {message}");
+        assert_eq!(message, "", "{command:?}");
+    }
+}
+
+#[test]
 fn events_show_each_action_with_cause() {
     let folder = tempfile::tempdir().unwrap();
     let sim = Sim::start(folder.path(), &[]);
@@ -339,20 +470,13 @@ fn sighup_with_invalid_configuration_keeps_running_one() {
     sim.wait_all_running();
 
     std::fs::write(&path, SHIPPED_CONFIG.replacen("[monitor]", "[monitr]", 1)).unwrap();
-    sim.signal(nix::sys::signal::Signal::SIGHUP);
-    let rejected = (0..1_500).find_map(|_| {
-        let found = sim
-            .events(&[])
-            .into_iter()
-            .find_map(|event| match event.detail {
-                EventDetail::ConfigRejected { message } => Some(message),
-                _ => None,
-            });
-        if found.is_none() {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        found
-    });
+    let rejected = sim.follow_events(
+        || sim.signal(nix::sys::signal::Signal::SIGHUP),
+        |event| match event.map(|event| &event.detail) {
+            Some(EventDetail::ConfigRejected { message }) => Some(message.clone()),
+            _ => None,
+        },
+    );
     let message = rejected.expect("the reload is rejected with an event");
     assert!(message.contains("monitr"), "{message}");
     let status = sim.status();

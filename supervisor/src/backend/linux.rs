@@ -432,6 +432,11 @@ impl Backend for LinuxBackend {
         "linux"
     }
 
+    fn lines_after_stop(&self) -> &'static str {
+        "the kernel releases every line and the Pi's GPIO driver makes each an input, so the \
+         wiring's pull resistors decide each worker's power until the daemon runs again"
+    }
+
     fn open(&mut self, cluster: &ClusterConfig<MAX_NODES>, now: Instant) -> OpenResult<Self> {
         let path = self.options.gpio_chip.clone();
         let chip = open_chip(&path)?;
@@ -471,5 +476,22 @@ impl Backend for LinuxBackend {
 
     fn simulated(&self) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_log_says_lines_are_released() {
+        let backend = LinuxBackend::new(LinuxOptions {
+            gpio_chip: crate::config::DEFAULT_GPIO_CHIP.into(),
+            i2c_mode: crate::config::I2cMode::I2c,
+            monitor: crate::sim::reference_config().monitor,
+        });
+        let lines = backend.lines_after_stop();
+        assert!(lines.contains("releases every line"), "{lines}");
+        assert!(lines.contains("pull resistors"), "{lines}");
     }
 }

@@ -105,7 +105,7 @@ async fn wait(
     if waiting.is_empty() {
         return Ok(exit::OK);
     }
-    let timeout = std::time::Duration::from_secs_f64(args.timeout.max(0.0));
+    let timeout = std::time::Duration::from_secs_f64(args.timeout);
     let deadline = tokio::time::Instant::now() + timeout;
     let mut code = exit::OK;
     eprintln!(

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use picluster_firmware::config::Role;
+
 use super::{EventsArgs, exit};
 use crate::client::{Client, ClientError};
 use crate::protocol::{EventDetail, EventRecord, Reply, Request};
@@ -19,12 +21,29 @@ pub async fn run(socket: &Path, args: EventsArgs) -> Result<u8, ClientError> {
             }
         },
     };
+    let nodes = match &args.node {
+        None => None,
+        Some(selector) => match selected_names(&mut client, selector).await? {
+            Ok(names) => Some(names),
+            Err(message) => {
+                eprintln!("picluster: {message}");
+                return Ok(exit::FAILED);
+            }
+        },
+    };
+    // The journal filter takes one name, so a selection of several nodes is filtered here,
+    // and the limit with it.
+    let (node, limit) = match nodes.as_deref() {
+        Some([name]) => (Some(name.clone()), args.limit),
+        Some(_) => (None, None),
+        None => (None, args.limit),
+    };
     let request = Request::Events {
         since_unix_ms,
-        node: args.node.clone(),
-        limit: args.limit,
+        node,
+        limit,
     };
-    let (events, skipped) = match client.request(&request).await? {
+    let (mut events, skipped) = match client.request(&request).await? {
         Reply::Events {
             events,
             skipped_lines,
@@ -41,6 +60,13 @@ pub async fn run(socket: &Path, args: EventsArgs) -> Result<u8, ClientError> {
         }
     };
 
+    if let Some(names) = nodes.as_ref().filter(|names| names.len() != 1) {
+        events.retain(|event| event.node.as_ref().is_some_and(|node| names.contains(node)));
+        if let Some(limit) = args.limit {
+            events.drain(..events.len().saturating_sub(limit));
+        }
+    }
+
     for event in &events {
         if args.json {
             outln!("{}", serde_json::to_string(event).unwrap_or_default());
@@ -55,6 +81,34 @@ pub async fn run(socket: &Path, args: EventsArgs) -> Result<u8, ClientError> {
         );
     }
     Ok(exit::OK)
+}
+
+/// Resolves `--node` with the actions' selector against the daemon's nodes and returns their
+/// hostnames, or the selector's error message (an unknown name lists the known ones).
+async fn selected_names(
+    client: &mut Client,
+    selector: &str,
+) -> Result<Result<Vec<String>, String>, ClientError> {
+    let report = match super::status::fetch(client).await? {
+        Ok(report) => report,
+        Err(message) => return Ok(Err(message)),
+    };
+    let nodes = report.nodes.iter().map(|node| {
+        let role = if node.role == "head" {
+            Role::Head
+        } else {
+            Role::Worker
+        };
+        (node.name.as_str(), role)
+    });
+    let names = crate::selector::select(selector, nodes).map(|selected| {
+        selected
+            .into_iter()
+            .filter_map(|id| report.nodes.get(id.index()))
+            .map(|node| node.name.clone())
+            .collect()
+    });
+    Ok(names.map_err(|error| error.to_string()))
 }
 
 /// Turns `--since` into milliseconds since the Unix epoch: a duration counts back from the
@@ -180,7 +234,7 @@ fn what(detail: &EventDetail) -> String {
         EventDetail::ConfigRejected { message } => {
             format!("configuration reload rejected: {message}")
         }
-        EventDetail::DaemonStopped => "daemon stopped; lines unchanged".to_string(),
+        EventDetail::DaemonStopped => "daemon stopped; it set no line".to_string(),
     }
 }
 

@@ -87,7 +87,7 @@ pub async fn daemon(path: &Path) -> u8 {
             let Some(backend) = sim_backend(options) else {
                 return exit::FAILED;
             };
-            run_daemon(settings_of(config, speed, true), backend, reload).await
+            run_daemon(settings_of(config, speed, true), backend, reload, |_| {}).await
         }
         BackendKind::Linux => {
             let backend = LinuxBackend::new(LinuxOptions {
@@ -95,13 +95,13 @@ pub async fn daemon(path: &Path) -> u8 {
                 i2c_mode: config.daemon.linux.i2c_mode,
                 monitor: config.monitor,
             });
-            run_daemon(settings_of(config, speed, true), backend, reload).await
+            run_daemon(settings_of(config, speed, true), backend, reload, |_| {}).await
         }
         BackendKind::Rppal => {
             let backend = RppalBackend::new(RppalOptions {
                 monitor: config.monitor,
             });
-            run_daemon(settings_of(config, speed, true), backend, reload).await
+            run_daemon(settings_of(config, speed, true), backend, reload, |_| {}).await
         }
     }
 }
@@ -158,7 +158,10 @@ pub async fn sim(args: SimArgs) -> u8 {
     config.daemon.sim.speed = args.speed;
     config.daemon.sim.scenario = args.scenario.clone();
 
-    print_banner(&folder, &config, args.speed);
+    if let Some(message) = running_sim(&folder, &config.daemon.socket_path).await {
+        eprintln!("picluster: {message}");
+        return exit::FAILED;
+    }
     let options = match &scenario {
         Some(scenario) => SimOptions::for_scenario(scenario, &folder),
         None => SimOptions::for_cluster(&config.cluster, &config.monitor, &folder),
@@ -182,8 +185,31 @@ pub async fn sim(args: SimArgs) -> u8 {
     let Some(backend) = sim_backend(options) else {
         return exit::FAILED;
     };
+    let banner = banner(&folder, &config, speed);
     let settings = settings_of(config, speed, metrics);
-    run_daemon(settings, backend, reload).await
+    let ready = move |_: &Path| {
+        use std::io::Write as _;
+        // A closed stdout must not stop the sim, so a failed write is ignored here.
+        let _ = std::io::stdout().lock().write_all(banner.as_bytes());
+    };
+    run_daemon(settings, backend, reload, ready).await
+}
+
+/// Describes the sim that already accepts connections on `socket` in `folder`, or returns
+/// `None` when nothing listens there. The process id comes from the socket's peer credentials.
+async fn running_sim(folder: &Path, socket: &Path) -> Option<String> {
+    let stream = tokio::net::UnixStream::connect(socket).await.ok()?;
+    let pid = stream.peer_cred().ok().and_then(|peer| peer.pid());
+    let (owner, stop) = match pid {
+        Some(pid) => (format!(" (pid {pid})"), format!("stop it (kill {pid})")),
+        None => (String::new(), "stop it (Ctrl-C in its terminal)".to_owned()),
+    };
+    Some(format!(
+        "another picluster sim{owner} is already running in {}, on {}; {stop} or give this \
+         one another --dir",
+        folder.display(),
+        socket.display()
+    ))
 }
 
 /// Returns the sim's folder: the one given (created if missing) or a new temporary one, which
@@ -201,14 +227,21 @@ fn sim_folder(dir: Option<&Path>) -> Result<PathBuf, String> {
         .map_err(|error| format!("cannot create a temporary folder for the sim: {error}"))
 }
 
-fn print_banner(folder: &Path, config: &Config, speed: f64) {
+/// Returns the text printed once the sim's socket accepts connections. The commands name the
+/// running executable, since `picluster` is often not on PATH (a build in target/).
+fn banner(folder: &Path, config: &Config, speed: f64) -> String {
     let socket = config.daemon.socket_path.display();
-    outln!("picluster sim: the simulated cluster at speed {speed}");
-    outln!("  folder:  {}", folder.display());
-    outln!("  socket:  {socket}");
-    outln!("  try:     export PICLUSTER_SOCKET={socket}");
-    outln!("           picluster status; picluster watch; picluster off 1");
-    outln!("  on exit (Ctrl-C): trace.csv and trace.svg in the folder");
+    let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("picluster"));
+    let program = program.display();
+    format!(
+        "picluster sim: the simulated cluster runs at speed {speed}\n\
+         \x20 folder:  {}\n\
+         \x20 socket:  {socket}\n\
+         \x20 try:     export PICLUSTER_SOCKET={socket}\n\
+         \x20          {program} status; {program} watch; {program} off 1\n\
+         \x20 on exit (Ctrl-C): trace.csv and trace.svg in the folder\n",
+        folder.display()
+    )
 }
 
 /// Builds the simulated world, or prints why it cannot be built (an invalid world file).
@@ -223,6 +256,7 @@ async fn run_daemon<B: Backend>(
     settings: Settings,
     backend: B,
     reload: impl Fn() -> Result<Box<Settings>, String> + Send + 'static,
+    ready: impl FnOnce(&Path),
 ) -> u8 {
     let (control, control_queue) = mpsc::channel(4);
     let signals = match forward_signals(control, reload) {
@@ -232,7 +266,7 @@ async fn run_daemon<B: Backend>(
             return exit::FAILED;
         }
     };
-    let result = daemon::run(settings, backend, control_queue).await;
+    let result = daemon::run_and_report_ready(settings, backend, control_queue, ready).await;
     signals.abort();
     match result {
         Ok(()) => exit::OK,
@@ -256,11 +290,11 @@ fn forward_signals(
         loop {
             let message = tokio::select! {
                 _ = terminate.recv() => {
-                    info!(signal = "SIGTERM", "stopping; no line changes");
+                    info!(signal = "SIGTERM", "stopping");
                     Control::Shutdown
                 }
                 _ = interrupt.recv() => {
-                    info!(signal = "SIGINT", "stopping; no line changes");
+                    info!(signal = "SIGINT", "stopping");
                     Control::Shutdown
                 }
                 _ = hangup.recv() => {

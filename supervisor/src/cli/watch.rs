@@ -17,7 +17,7 @@ const CLEAR: &str = "\x1b[H\x1b[2J";
 pub async fn run(socket: &Path, args: WatchArgs) -> Result<u8, ClientError> {
     let mut client = Client::connect(socket).await?;
     let mut subscription = Client::connect(socket).await?.subscribe().await?;
-    let interval = std::time::Duration::from_secs_f64(args.interval.max(0.05));
+    let interval = std::time::Duration::from_secs_f64(args.interval);
     let mut recent: VecDeque<String> = VecDeque::new();
     let newest = Request::Events {
         since_unix_ms: None,

@@ -618,7 +618,7 @@ fn check_head(
         Some((first, first_span)) => {
             let first_line = checks.line_of(first_span);
             let message = format!(
-                "{name} is a second head node after {first} (line {first_line}); the head \
+                "{name} is a second head node after {first} (file line {first_line}); the head \
                  runs the daemon and there is one per cluster, so set role = \"worker\" on one"
             );
             checks.report(Some(table.name.span()), "role", message);

@@ -266,21 +266,24 @@ fn describe_line_used_twice(
         checks.report(
             Some(second.table.clone()),
             "line",
-            format!("line {} is used twice; give each use its own line", line.0),
+            format!(
+                "GPIO line {} is used twice; give each use its own line",
+                line.0
+            ),
         );
         return;
     };
 
     let message = if same_node {
         format!(
-            "line {} is used twice by {}, in `{first_key}` and `{second_key}`; give each use \
+            "GPIO line {} is used twice by {}, in `{first_key}` and `{second_key}`; give each use \
              its own line",
             line.0, second.name
         )
     } else {
         let first_line = checks.line_of(first_span);
         format!(
-            "line {} is used by both {} (`{first_key}`, line {first_line}) and {} \
+            "GPIO line {} is used by both {} (`{first_key}`, file line {first_line}) and {} \
              (`{second_key}`); give each node its own line",
             line.0, first.name, second.name
         )

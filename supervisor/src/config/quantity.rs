@@ -42,7 +42,7 @@ const SIZE_UNITS: &[(&str, u64)] = &[
 
 /// Parses a current such as `"5.4A"` or `"400mA"`.
 pub(super) fn parse_current(text: &str) -> Result<Milliamps, String> {
-    let milli = parse_decimal(text, CURRENT_UNITS, "mA")?;
+    let milli = parse_decimal(text, CURRENT_UNITS, "mA", Quantity::CURRENT)?;
     i32::try_from(milli)
         .map(Milliamps)
         .map_err(|_| format!("current {text:?} is too large"))
@@ -50,7 +50,7 @@ pub(super) fn parse_current(text: &str) -> Result<Milliamps, String> {
 
 /// Parses a voltage such as `"4.75V"` or `"4750mV"`.
 pub(super) fn parse_voltage(text: &str) -> Result<Millivolts, String> {
-    let milli = parse_decimal(text, VOLTAGE_UNITS, "mV")?;
+    let milli = parse_decimal(text, VOLTAGE_UNITS, "mV", Quantity::VOLTAGE)?;
     i32::try_from(milli)
         .map(Millivolts)
         .map_err(|_| format!("voltage {text:?} is too large"))
@@ -58,9 +58,8 @@ pub(super) fn parse_voltage(text: &str) -> Result<Millivolts, String> {
 
 /// Parses a duration such as `"90s"`, `"5ms"`, `"15min"` or `"1min 30s"`.
 pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let parsed = humantime::parse_duration(text.trim()).map_err(|error| {
-        format!("invalid duration {text:?} ({error}); write a number and a unit, such as \"90s\", \"5ms\" or \"15min\"")
-    })?;
+    let parsed =
+        humantime::parse_duration(text.trim()).map_err(|error| duration_message(text, &error))?;
     if parsed.subsec_nanos() % 1_000 != 0 {
         return Err(format!(
             "duration {text:?} is finer than the 1 us resolution"
@@ -69,6 +68,25 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     let micros =
         u64::try_from(parsed.as_micros()).map_err(|_| format!("duration {text:?} is too long"))?;
     Ok(Duration::from_micros(micros))
+}
+
+/// Words a duration that humantime could not read, in place of its own terse text.
+fn duration_message(text: &str, error: &humantime::DurationError) -> String {
+    const EXAMPLES: &str = "e.g. \"90s\", \"5ms\" or \"15min\"";
+    let trimmed = text.trim();
+    if trimmed.starts_with('-') {
+        return format!("invalid duration {text:?}: must not be negative; write {EXAMPLES}");
+    }
+    if trimmed.parse::<f64>().is_ok() {
+        return format!("invalid duration {text:?}: the number needs a unit, {EXAMPLES}");
+    }
+    match error {
+        humantime::DurationError::UnknownUnit { unit, .. } => format!(
+            "invalid duration {text:?}: unknown unit {unit:?}; use ms, s, min, h or d, {EXAMPLES}"
+        ),
+        humantime::DurationError::NumberOverflow => format!("duration {text:?} is too long"),
+        _ => format!("invalid duration {text:?}: write a number and a unit, {EXAMPLES}"),
+    }
 }
 
 /// Parses a size such as `"16MiB"`, `"512KiB"` or `"4096B"`.
@@ -93,12 +111,43 @@ pub(super) fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size {text:?} is too large"))
 }
 
+/// The kind of figure [`parse_decimal`] reads, named in its messages.
+struct Quantity {
+    /// The word for it: `current`, `voltage`.
+    name: &'static str,
+    /// A valid figure to show.
+    example: &'static str,
+}
+
+impl Quantity {
+    const CURRENT: Quantity = Quantity {
+        name: "current",
+        example: "400mA",
+    };
+    const VOLTAGE: Quantity = Quantity {
+        name: "voltage",
+        example: "4.75V",
+    };
+}
+
 /// Parses an unsigned decimal with one of `units` and scales it to the smallest unit.
 ///
 /// `units` lists each suffix with the power of ten between it and the smallest unit. Longer
 /// suffixes come first, so `mA` is tried before `A`.
-fn parse_decimal(text: &str, units: &[(&str, u32)], smallest: &str) -> Result<i64, String> {
+fn parse_decimal(
+    text: &str,
+    units: &[(&str, u32)],
+    smallest: &str,
+    quantity: Quantity,
+) -> Result<i64, String> {
+    let Quantity { name, example } = quantity;
     let trimmed = text.trim();
+    if trimmed.starts_with('-') {
+        return Err(format!(
+            "invalid {name} {text:?}: must not be negative; write a number with a unit, e.g. \
+             \"{example}\""
+        ));
+    }
     let suffixes = units
         .iter()
         .map(|(suffix, _)| *suffix)
@@ -111,14 +160,16 @@ fn parse_decimal(text: &str, units: &[(&str, u32)], smallest: &str) -> Result<i6
                 .strip_suffix(suffix)
                 .map(|n| (n.trim_end(), *exponent))
         })
-        .ok_or_else(|| format!("{text:?} has no unit; end it with {suffixes}"))?;
+        .ok_or_else(|| {
+            format!("invalid {name} {text:?}: no unit; end it with {suffixes}, e.g. \"{example}\"")
+        })?;
 
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
     let all_digits = |part: &str| part.chars().all(|c| c.is_ascii_digit());
     if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) {
         return Err(format!(
-            "invalid number in {text:?}: write digits, an optional decimal point and a unit, \
-             such as \"5.4A\""
+            "invalid {name} {text:?}: write digits, an optional decimal point and a unit, e.g. \
+             \"{example}\""
         ));
     }
     if fraction.len() > exponent as usize {
@@ -224,8 +275,19 @@ mod tests {
 
     #[test]
     fn negative_current_rejected() {
-        let error = parse_current("-1A").unwrap_err();
-        assert!(error.contains("invalid number"), "{error}");
+        let error = parse_current("-5A").unwrap_err();
+        assert_eq!(
+            error,
+            "invalid current \"-5A\": must not be negative; write a number with a unit, e.g. \
+             \"400mA\""
+        );
+    }
+
+    #[test]
+    fn negative_voltage_names_voltage() {
+        let error = parse_voltage("-4.75V").unwrap_err();
+        assert!(error.starts_with("invalid voltage \"-4.75V\""), "{error}");
+        assert!(error.contains("must not be negative"), "{error}");
     }
 
     #[test]
@@ -245,7 +307,24 @@ mod tests {
     #[test]
     fn duration_without_unit_rejected() {
         let error = parse_duration("90").unwrap_err();
-        assert!(error.contains("invalid duration"), "{error}");
+        assert_eq!(
+            error,
+            "invalid duration \"90\": the number needs a unit, e.g. \"90s\", \"5ms\" or \
+             \"15min\""
+        );
+        assert!(!error.contains("time unit needed"), "{error}");
+    }
+
+    #[test]
+    fn duration_unknown_unit_named() {
+        let error = parse_duration("5sex").unwrap_err();
+        assert!(error.contains("unknown unit \"sex\""), "{error}");
+    }
+
+    #[test]
+    fn negative_duration_rejected() {
+        let error = parse_duration("-5s").unwrap_err();
+        assert!(error.contains("must not be negative"), "{error}");
     }
 
     #[test]

@@ -313,7 +313,14 @@ fn line_used_twice_names_both_nodes() {
     assert!(problem.message.contains("beta.lan"), "{}", problem.message);
     let first_line = line_of(&text, "line = 17");
     assert!(
-        problem.message.contains(&format!("line {first_line})")),
+        problem
+            .message
+            .contains(&format!("file line {first_line})")),
+        "{}",
+        problem.message
+    );
+    assert!(
+        problem.message.starts_with("GPIO line 17 is used by both"),
         "{}",
         problem.message
     );

@@ -1,6 +1,6 @@
 //! Operator actions: a selector's nodes, one firmware command each, and a result per node.
 
-use picluster_firmware::config::NodeId;
+use picluster_firmware::config::{NodeId, Role};
 use picluster_firmware::controller::{Command, Rejection};
 use picluster_firmware::state::StateKind;
 use picluster_firmware::units::Instant;
@@ -38,6 +38,13 @@ impl<B: Backend> Core<B> {
                 };
             }
         };
+        if let Some(message) = self.head_in_selection(&nodes, selector) {
+            warn!(action = action.name(), selector, "{message}");
+            return Reply::Error {
+                code: ErrorCode::InvalidSelector,
+                message,
+            };
+        }
         let now = self.request_time();
         self.advance_backend(now);
         self.drain();
@@ -48,6 +55,24 @@ impl<B: Backend> Core<B> {
             .collect();
         self.commit();
         Reply::Action { results }
+    }
+
+    /// Describes why a selection that contains the head is rejected as a whole, before any
+    /// node is touched; `None` when the head is not selected.
+    fn head_in_selection(&self, nodes: &[NodeId], selector: &str) -> Option<String> {
+        let head = nodes.iter().find(|node| {
+            self.settings
+                .cluster
+                .nodes
+                .get(node.index())
+                .is_some_and(|config| config.role == Role::Head)
+        })?;
+        let name = self.node_name(*head);
+        Some(format!(
+            "{name} is the head node, which runs this daemon and is never switched or reset, \
+             and the selection `{selector}` includes it, so no node was touched; leave the \
+             head out (`all` never includes it)"
+        ))
     }
 
     fn act_on(

@@ -377,7 +377,8 @@ impl<B: Backend> Core<B> {
             .map_or_else(|| format!("#{}", node.0), |config| config.name.to_string())
     }
 
-    /// Records the stop, commits everything and lets the backend finish. No line changes.
+    /// Records the stop, commits everything and lets the backend finish. The daemon sets no
+    /// line; what the lines do afterwards depends on the backend and is logged.
     fn stop(mut self) -> Result<(), DaemonError> {
         let now = self.request_time();
         self.advance_backend(now);
@@ -387,7 +388,11 @@ impl<B: Backend> Core<B> {
         if let Err(failure) = self.backend.finish() {
             error!(error = %failure, "the backend failed to finish");
         }
-        info!("daemon stopped; every line keeps its level");
+        info!(
+            backend = self.backend.name(),
+            lines = self.backend.lines_after_stop(),
+            "daemon stopped"
+        );
         Ok(())
     }
 }

@@ -18,7 +18,7 @@ use crate::backend::sim::{SimBackend, SimOptions};
 use crate::backend::{Backend, BackendError, Edge, OpenResult};
 use crate::config::RestorePolicy;
 use crate::protocol::{
-    ActionKind, EventDetail, EventRecord, Outcome, RejectReason, Reply, Request, StatusReport,
+    ActionKind, ErrorCode, EventDetail, EventRecord, Outcome, Reply, Request, StatusReport,
 };
 use crate::socket::Envelope;
 use crate::store::{AdminFile, BootMarker, JournalFilter, NodeAdmin, read_journal};
@@ -344,14 +344,43 @@ async fn previous_policy_restores_last_commanded_power() {
 async fn head_action_is_rejected() {
     let harness = Harness::start(RestorePolicy::AlwaysOn);
     pass(5).await;
-    let Reply::Action { results } = harness.act(ActionKind::Off, "raspberrypi2").await else {
-        panic!("an action gets an action reply");
+    let Reply::Error { code, message } = harness.act(ActionKind::Off, "raspberrypi2").await else {
+        panic!("off of the head must fail the whole request");
     };
-    let Outcome::Rejected { reason, message } = &results[0].outcome else {
-        panic!("off of the head must be rejected");
+    assert_eq!(code, ErrorCode::InvalidSelector);
+    assert!(
+        message.contains("raspberrypi2.lan is the head node"),
+        "{message}"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn selection_with_head_touches_no_node() {
+    let harness = Harness::start(RestorePolicy::AlwaysOn);
+    pass(90).await;
+    let before = powered(&harness.status().await);
+    assert!(before[0], "node 0 runs before the action");
+
+    let Reply::Error { code, message } = harness.act(ActionKind::Off, "0,2").await else {
+        panic!("a selection with the head must fail as a whole");
     };
-    assert_eq!(*reason, RejectReason::HeadNode);
-    assert!(message.contains("raspberrypi2.lan"), "{message}");
+
+    assert_eq!(code, ErrorCode::InvalidSelector);
+    assert!(
+        message.contains("raspberrypi2.lan is the head node"),
+        "{message}"
+    );
+    assert!(message.contains("leave the head out"), "{message}");
+    assert!(message.contains("`all` never includes it"), "{message}");
+    pass(10).await;
+    assert_eq!(powered(&harness.status().await), before);
+    let operator_actions = harness
+        .journal()
+        .iter()
+        .filter(|event| matches!(event.detail, EventDetail::OperatorAction { .. }))
+        .count();
+    assert_eq!(operator_actions, 0);
     harness.stop().await;
 }
 

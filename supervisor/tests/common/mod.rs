@@ -1,11 +1,15 @@
 //! Helpers for the end-to-end tests: start `picluster sim` in a temporary folder, run the CLI
-//! against it, and wait for a status by polling the socket a bounded number of times.
+//! against it, and wait on what the sim reports (its banner, its event stream, its exit)
+//! rather than on real time.
 
 use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
+use picluster::client::Client;
 use picluster::protocol::{EventRecord, StatusReport};
 
 /// The binary under test.
@@ -15,12 +19,13 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_picluster");
 /// which takes 0.6 s here.
 pub const SPEED: &str = "100";
 
-/// Pause between two polls of the socket. Each poll is a real request; the bound on the
-/// number of polls, not this pause, decides when a test gives up.
-const POLL_PAUSE: Duration = Duration::from_millis(20);
+/// Maximum real time a test waits for the sim's banner, an event or an exit before it fails.
+/// Every wait ends as soon as its line or event arrives, so this bound only leaves room for a
+/// loaded machine.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(30);
 
-/// Polls before a wait fails: 30 s of real time at most, for a loaded machine.
-const POLL_TRIES: u32 = 1_500;
+/// The last line of the banner that the sim prints once its socket accepts connections.
+const BANNER_END: &str = "  on exit (Ctrl-C)";
 
 /// A running `picluster sim` in its own folder.
 pub struct Sim {
@@ -29,39 +34,57 @@ pub struct Sim {
     pub dir: PathBuf,
     /// The control socket.
     pub socket: PathBuf,
+    /// The banner the sim printed when its socket was ready, line by line.
+    pub banner: Vec<String>,
 }
 
 impl Sim {
     /// Starts `picluster sim --dir DIR --speed SPEED` with `extra` arguments and waits until
-    /// its socket replies to a status request.
+    /// it prints its banner, which it does once its socket accepts connections.
     pub fn start(dir: &Path, extra: &[&str]) -> Sim {
-        let child = spawn_sim(dir, extra, "first");
         let mut sim = Sim {
-            child: Some(child),
+            child: None,
             dir: dir.to_path_buf(),
             socket: dir.join("picluster.sock"),
+            banner: Vec::new(),
         };
-        sim.wait_until_answering();
+        sim.spawn(extra, "first");
         sim
     }
 
-    fn wait_until_answering(&mut self) {
-        for _ in 0..POLL_TRIES {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
-                panic!(
-                    "picluster sim exited with {status} before answering:\n{}",
+    /// Starts the sim process and reads its banner.
+    fn spawn(&mut self, extra: &[&str], log_name: &str) {
+        let mut child = spawn_sim(&self.dir, extra, log_name);
+        let stdout = child.stdout.take().expect("the sim's stdout is piped");
+        self.child = Some(child);
+        let lines = read_lines_in_background(stdout);
+        self.banner = self.read_banner(&lines);
+    }
+
+    /// Reads stdout lines up to the end of the banner. A closed stdout means the sim exited.
+    fn read_banner(&self, lines: &mpsc::Receiver<String>) -> Vec<String> {
+        let mut banner = Vec::new();
+        loop {
+            match lines.recv_timeout(WAIT_LIMIT) {
+                Ok(line) => {
+                    let last = line.starts_with(BANNER_END);
+                    banner.push(line);
+                    if last {
+                        return banner;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!(
+                        "picluster sim exited before its socket was ready:\n{}",
+                        self.log()
+                    )
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!(
+                    "picluster sim printed no banner within {WAIT_LIMIT:?}; so far {banner:?}\n{}",
                     self.log()
-                );
+                ),
             }
-            if self.cli(&["status", "--json"]).status.success() {
-                return;
-            }
-            std::thread::sleep(POLL_PAUSE);
         }
-        panic!(
-            "picluster sim did not answer on its socket:\n{}",
-            self.log()
-        );
     }
 
     /// Returns the daemon's log so far.
@@ -96,21 +119,65 @@ impl Sim {
         serde_json::from_slice(&output.stdout).expect("status --json is a status report")
     }
 
-    /// Polls the status until `ready` holds, failing the test after the bounded tries.
+    /// Waits until `ready` holds for the status, which is read again after every event the
+    /// daemon streams. Fails the test when [`WAIT_LIMIT`] passes first.
     pub fn wait_for(&self, what: &str, ready: impl Fn(&StatusReport) -> bool) -> StatusReport {
         let mut last = None;
-        for _ in 0..POLL_TRIES {
-            let status = self.status();
-            if ready(&status) {
-                return status;
-            }
-            last = Some(status);
-            std::thread::sleep(POLL_PAUSE);
-        }
-        panic!(
-            "timed out waiting until {what}; last status: {last:#?}\n{}",
-            self.log()
+        let found = self.follow_events(
+            || {},
+            |_| {
+                let status = self.status();
+                if ready(&status) {
+                    return Some(status);
+                }
+                last = Some(status);
+                None
+            },
         );
+        found.unwrap_or_else(|| {
+            panic!(
+                "timed out waiting until {what}; last status: {last:#?}\n{}",
+                self.log()
+            )
+        })
+    }
+
+    /// Subscribes to the daemon's events, runs `start`, then calls `check` once before the
+    /// first event and once after each event until it returns a value. Returns `None` when
+    /// [`WAIT_LIMIT`] passes first.
+    pub fn follow_events<T>(
+        &self,
+        start: impl FnOnce(),
+        mut check: impl FnMut(Option<&EventRecord>) -> Option<T>,
+    ) -> Option<T> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a test runtime starts");
+        runtime.block_on(async {
+            let client = Client::connect(&self.socket)
+                .await
+                .expect("the sim accepts");
+            let mut events = client.subscribe().await.expect("the sim streams events");
+            start();
+            if let Some(found) = check(None) {
+                return Some(found);
+            }
+            let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
+            loop {
+                let event = tokio::time::timeout_at(deadline, events.next())
+                    .await
+                    .ok()?;
+                match event.expect("the event stream stays open") {
+                    Ok(event) => {
+                        if let Some(found) = check(Some(&event)) {
+                            return Some(found);
+                        }
+                    }
+                    Err(notice) => panic!("the event stream reported: {notice}"),
+                }
+            }
+        })
     }
 
     /// Waits until every worker runs.
@@ -136,6 +203,11 @@ impl Sim {
             .collect()
     }
 
+    /// Returns the sim's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the sim runs").id()
+    }
+
     /// Kills the daemon with SIGKILL, as `kill -9` does.
     pub fn kill9(&mut self) {
         let mut child = self.child.take().expect("the sim runs");
@@ -146,8 +218,7 @@ impl Sim {
     /// Starts the daemon again in the same folder, as after a crash or a restart.
     pub fn restart(&mut self, extra: &[&str]) {
         assert!(self.child.is_none(), "stop the sim before restarting it");
-        self.child = Some(spawn_sim(&self.dir, extra, "second"));
-        self.wait_until_answering();
+        self.spawn(extra, "second");
     }
 
     /// Sends a signal to the daemon.
@@ -160,16 +231,41 @@ impl Sim {
     /// Stops the daemon with SIGTERM and returns its exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         self.signal(nix::sys::signal::Signal::SIGTERM);
-        let mut child = self.child.take().expect("the sim runs");
-        for _ in 0..POLL_TRIES {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
+        let child = self.child.take().expect("the sim runs");
+        let pid = child.id();
+        match wait_with_limit(child) {
+            Some(status) => status,
+            None => {
+                let pid = nix::unistd::Pid::from_raw(pid as i32);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                panic!("picluster sim did not stop on SIGTERM:\n{}", self.log());
             }
-            std::thread::sleep(POLL_PAUSE);
         }
-        child.kill().ok();
-        panic!("picluster sim did not stop on SIGTERM:\n{}", self.log());
     }
+}
+
+/// Waits for `child` to exit, for at most [`WAIT_LIMIT`], with the blocking wait on a thread.
+pub fn wait_with_limit(mut child: Child) -> Option<ExitStatus> {
+    let (sender, exited) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait().expect("the child is reaped"));
+    });
+    exited.recv_timeout(WAIT_LIMIT).ok()
+}
+
+/// Sends each line of `stdout` to the returned channel, from a thread; the channel closes at
+/// the end of the output.
+pub fn read_lines_in_background(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    lines
 }
 
 impl Drop for Sim {
@@ -183,7 +279,6 @@ impl Drop for Sim {
 
 fn spawn_sim(dir: &Path, extra: &[&str], log_name: &str) -> Child {
     std::fs::create_dir_all(dir).unwrap();
-    let stdout = File::create(dir.join(format!("{log_name}.stdout"))).unwrap();
     let stderr = File::create(dir.join(format!("{log_name}.stderr"))).unwrap();
     Command::new(BIN)
         .args(["sim", "--dir"])
@@ -192,7 +287,7 @@ fn spawn_sim(dir: &Path, extra: &[&str], log_name: &str) -> Child {
         .args(extra)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
-        .stdout(stdout)
+        .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
         .expect("picluster sim starts")
