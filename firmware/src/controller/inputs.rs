@@ -229,7 +229,7 @@ impl<const N: usize> Controller<N> {
 
     /// Replaces the configuration in force, keeping every node's state, timers, verification
     /// and recovery history. The new configuration must describe the same nodes (names,
-    /// roles and lines, in the same order); to change those, build a new controller, which
+    /// roles and lines, in the same order). To change those, build a new controller, which
     /// adopts the lines as found.
     #[allow(clippy::result_large_err)]
     pub fn reconfigure(&mut self, config: ClusterConfig<N>) -> Result<(), ConfigProblems> {
