@@ -9,7 +9,7 @@ use crate::recovery::CycleHistory;
 use crate::state::NodeState;
 use crate::units::Instant;
 
-use super::node::NodeRuntime;
+use super::node::{DeferredOff, NodeRuntime};
 use super::supply::SupplyRuntime;
 use super::{
     Action, AdminState, Command, Controller, NodeStart, NodeStatus, Rejection, Sample, SupplyStatus,
@@ -147,9 +147,7 @@ impl<const N: usize> Controller<N> {
             (Command::Release, _) => return Err(Rejection::NotReleasable { node }),
             (_, NodeState::Held { .. }) => return Err(Rejection::Held { node }),
             (Command::Off, NodeState::Quarantined { .. }) => {
-                if self.nodes[node.index()].switch_on {
-                    self.switch(now, node, false);
-                }
+                self.request_off(now, node, DeferredOff::SwitchOnly(Cause::Operator));
                 let quarantined = NodeState::Quarantined { on: false };
                 self.enter(now, node, quarantined, Cause::Operator);
             }
@@ -170,12 +168,15 @@ impl<const N: usize> Controller<N> {
                 }
                 self.queue_power_on(node);
             }
-            (Command::On, _) => {}
+            // Already powered: an off still waiting for its turn is withdrawn.
+            (Command::On, _) => self.nodes[node.index()].deferred_off = None,
             (Command::Off, NodeState::Off { .. }) => {
                 self.nodes[node.index()].power_on_queued = false;
             }
-            (Command::Off, _) => self.power_off(now, node, Cause::Operator),
-            (Command::Cycle, _) => self.start_cycle(now, node, Cause::Operator),
+            (Command::Off, _) => self.request_off(now, node, DeferredOff::Off(Cause::Operator)),
+            (Command::Cycle, _) => {
+                self.request_off(now, node, DeferredOff::Cycle(Cause::Operator));
+            }
             (Command::Reset, _) if !has_reset => return Err(Rejection::NoResetLine { node }),
             (Command::Reset, _) if !state.powered() => return Err(Rejection::NotPowered { node }),
             (Command::Reset, NodeState::Resetting { .. }) => {}
@@ -367,6 +368,7 @@ impl<const N: usize> Controller<N> {
     fn hold(&mut self, now: Instant, node: NodeId, on: bool) {
         self.release_reset_line(node);
         self.nodes[node.index()].power_on_queued = false;
+        self.nodes[node.index()].deferred_off = None;
         self.enter(now, node, NodeState::Held { on }, Cause::Operator);
     }
 
@@ -393,6 +395,7 @@ impl<const N: usize> Controller<N> {
         for index in 0..self.nodes.len() {
             self.verify_switch(now, NodeId(index as u8));
         }
+        self.perform_deferred_offs(now);
         for index in 0..self.nodes.len() {
             self.advance_node(now, NodeId(index as u8));
         }

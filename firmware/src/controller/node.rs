@@ -23,6 +23,28 @@ pub(super) struct Verification {
     pub best_step: Option<Milliamps>,
 }
 
+/// A switch-off waiting for the switch in flight to show its measured step. The supply has
+/// one monitor, so two switches verified at once would each see their sum: a welded relay
+/// would pass on its neighbour's step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum DeferredOff {
+    /// Switch off and enter `Off`.
+    Off(Cause),
+    /// Start a power cycle.
+    Cycle(Cause),
+    /// Only switch off; the state was already changed.
+    SwitchOnly(Cause),
+}
+
+impl DeferredOff {
+    /// Returns whether an operator asked for it, rather than automation.
+    fn by_operator(self) -> bool {
+        let (DeferredOff::Off(cause) | DeferredOff::Cycle(cause) | DeferredOff::SwitchOnly(cause)) =
+            self;
+        cause == Cause::Operator
+    }
+}
+
 /// Runtime data of one node.
 #[derive(Clone, Debug)]
 pub(super) struct NodeRuntime {
@@ -37,6 +59,7 @@ pub(super) struct NodeRuntime {
     pub last_verified: Option<bool>,
     pub power_ons: u32,
     pub power_on_queued: bool,
+    pub deferred_off: Option<DeferredOff>,
 }
 
 impl NodeRuntime {
@@ -52,6 +75,7 @@ impl NodeRuntime {
             last_verified: None,
             power_ons: 0,
             power_on_queued: false,
+            deferred_off: None,
         }
     }
 }
@@ -94,6 +118,60 @@ impl<const N: usize> Controller<N> {
             runtime.last_off = Some(now);
         }
         self.push_action(Action::Switch { node, on });
+    }
+
+    /// Returns whether a switch waits for its measured step.
+    pub(super) fn switch_in_flight(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|runtime| runtime.verification.is_some())
+    }
+
+    /// Switches a node off now, or once the switch in flight is verified.
+    pub(super) fn request_off(&mut self, now: Instant, node: NodeId, off: DeferredOff) {
+        if self.switch_in_flight() {
+            self.nodes[node.index()].deferred_off = Some(off);
+        } else {
+            self.perform_off(now, node, off);
+        }
+    }
+
+    /// Performs deferred switch-offs, one at a time, whenever no switch is in flight. Automatic
+    /// ones also wait for fresh telemetry: missing telemetry never switches a node off.
+    pub(super) fn perform_deferred_offs(&mut self, now: Instant) {
+        let fresh = self
+            .supply
+            .telemetry_ok(now, self.config.timings.telemetry_timeout);
+        while !self.switch_in_flight() {
+            let waiting = self.nodes.iter().position(|runtime| {
+                runtime
+                    .deferred_off
+                    .is_some_and(|off| fresh || off.by_operator())
+            });
+            let Some(index) = waiting else {
+                return;
+            };
+            let off = self.nodes[index].deferred_off.take();
+            if let Some(off) = off {
+                self.perform_off(now, NodeId(index as u8), off);
+            }
+        }
+    }
+
+    fn perform_off(&mut self, now: Instant, node: NodeId, off: DeferredOff) {
+        let state = self.nodes[node.index()].state;
+        if matches!(state, NodeState::Held { .. } | NodeState::Faulted { .. }) {
+            // Held or faulted while it waited: automation and a stale request leave it alone.
+            return;
+        }
+        match off {
+            DeferredOff::Off(cause) => self.power_off(now, node, cause),
+            DeferredOff::Cycle(cause) => self.start_cycle(now, node, cause),
+            DeferredOff::SwitchOnly(_) if self.nodes[node.index()].switch_on => {
+                self.switch(now, node, false);
+            }
+            DeferredOff::SwitchOnly(_) => {}
+        }
     }
 
     /// Switches a node off for an operator or a shed, leaving it in `Off`.
@@ -221,7 +299,7 @@ impl<const N: usize> Controller<N> {
         match self.nodes[node.index()].cycles.next_step(now, &timings) {
             Step::Cycle => {
                 self.nodes[node.index()].cycles.record(now);
-                self.start_cycle(now, node, Cause::Hung);
+                self.request_off(now, node, DeferredOff::Cycle(Cause::Hung));
             }
             Step::WaitUntil(_) => {}
             Step::Quarantine => self.quarantine(now, node),
@@ -230,8 +308,8 @@ impl<const N: usize> Controller<N> {
 
     fn quarantine(&mut self, now: Instant, node: NodeId) {
         let leave_on = self.config.recovery.quarantine_power == crate::config::QuarantinePower::On;
-        if !leave_on && self.nodes[node.index()].switch_on {
-            self.switch(now, node, false);
+        if !leave_on {
+            self.request_off(now, node, DeferredOff::SwitchOnly(Cause::RecoveryLimit));
         }
         self.enter(
             now,

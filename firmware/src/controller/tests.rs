@@ -817,3 +817,55 @@ fn reconfigure_rejects_changed_lines() {
         [crate::config::ConfigProblem::NodesChanged]
     );
 }
+
+#[test]
+fn off_all_faults_only_welded_relay() {
+    let mut rig = Rig::reference();
+    rig.run_for(Duration::from_secs(2));
+    rig.nodes[0].welded = true;
+    for node in [NODE0, NODE1, NODE3] {
+        rig.command(node, Command::Off).unwrap();
+    }
+    rig.run_for(Duration::from_secs(5));
+
+    // Each switch is verified on its own step, so the neighbours' drop cannot cover node 0.
+    assert_eq!(
+        rig.state(NODE0),
+        NodeState::Faulted {
+            way: StuckWay::StuckOn
+        }
+    );
+    assert_eq!(rig.state(NODE1).kind(), StateKind::Off);
+    assert_eq!(rig.state(NODE3).kind(), StateKind::Off);
+    let verified: Vec<(NodeId, Milliamps)> = rig
+        .events()
+        .into_iter()
+        .filter_map(|event| match event.kind {
+            EventKind::SwitchVerified {
+                on: false,
+                measured_step,
+            } => Some((event.node?, measured_step)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(verified, [(NODE1, Milliamps(350)), (NODE3, Milliamps(400))]);
+}
+
+#[test]
+fn cycle_all_reports_welded_relay_stuck_on() {
+    let mut rig = Rig::reference();
+    rig.run_for(Duration::from_secs(2));
+    rig.nodes[0].welded = true;
+    for node in [NODE0, NODE1, NODE3] {
+        rig.command(node, Command::Cycle).unwrap();
+    }
+    rig.run_for(Duration::from_secs(60));
+    assert_eq!(
+        rig.state(NODE0),
+        NodeState::Faulted {
+            way: StuckWay::StuckOn
+        }
+    );
+    assert_eq!(rig.state(NODE1), NodeState::Running);
+    assert_eq!(rig.state(NODE3), NodeState::Running);
+}
