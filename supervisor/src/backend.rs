@@ -118,6 +118,12 @@ pub trait Backend {
     /// Returns the backend's name for status and logs (`sim`, `rppal`, `linux`).
     fn name(&self) -> &'static str;
 
+    /// Checks, without claiming anything, that this machine has the hardware the backend
+    /// drives, so a wrong backend fails before the daemon creates its folders.
+    fn preflight(&self) -> Result<(), BackendError> {
+        Ok(())
+    }
+
     /// Claims every configured line at its present level and opens the monitor; `now` is the
     /// daemon's time at start.
     fn open(&mut self, cluster: &ClusterConfig<MAX_NODES>, now: Instant) -> OpenResult<Self>;

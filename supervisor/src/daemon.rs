@@ -132,6 +132,8 @@ pub async fn run_and_report_ready<B: Backend>(
     control: mpsc::Receiver<Control>,
     ready: impl FnOnce(&Path),
 ) -> Result<(), DaemonError> {
+    // A machine without the backend's hardware fails here, before any folder is created.
+    backend.preflight()?;
     let socket = ControlSocket::bind(
         &settings.daemon.socket_path,
         settings.daemon.socket_group.as_deref(),

@@ -559,4 +559,7 @@ fn rppal_daemon_off_a_pi_names_other_backends() {
     let message = text(&daemon.stderr);
     assert!(message.contains("runs only on a Raspberry Pi"), "{message}");
     assert!(message.contains("backend = \"linux\""), "{message}");
+    // The wrong backend fails before the daemon creates its socket or state folders.
+    assert!(!folder.path().join("run").exists());
+    assert!(!folder.path().join("state").exists());
 }

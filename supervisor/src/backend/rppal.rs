@@ -289,6 +289,10 @@ impl Backend for RppalBackend {
         "rppal"
     }
 
+    fn preflight(&self) -> Result<(), BackendError> {
+        identify_pi().map(|_| ())
+    }
+
     fn open(&mut self, cluster: &ClusterConfig<MAX_NODES>, now: Instant) -> OpenResult<Self> {
         let device = identify_pi()?;
         info!(model = %device.model(), soc = %device.soc(), "opening the Raspberry Pi's GPIO");
