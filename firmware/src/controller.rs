@@ -3,8 +3,9 @@
 //! The caller feeds it inputs, each with the time it happened ([`Controller::sample`],
 //! [`Controller::heartbeat_edge`], [`Controller::command`], [`Controller::poll`]), then drains
 //! the resulting [`Action`]s with [`Controller::next_action`] and applies them: set a switch,
-//! drive a reset line, record an event. [`Controller::next_deadline`] says when the controller
-//! returns when the controller must be polled again if no input arrives first. The controller never reads a clock.
+//! drive a reset line, record an event. [`Controller::next_deadline`] returns when the
+//! controller must be polled again if no input arrives first. The controller never reads a
+//! clock.
 //!
 //! Drain the actions after every input: the queue holds [`ACTION_CAPACITY`] actions, and when
 //! it is full the oldest events are dropped (switch and reset actions never are).
@@ -141,7 +142,7 @@ pub struct AdminState {
     pub quarantined: bool,
     /// Start times of recent automatic cycles, oldest first.
     pub cycles: Vec<Instant, CYCLE_HISTORY>,
-    /// When the switch last went off, so the minimum off time holds across a restart.
+    /// When the switch last went off, so the minimum off time is kept across a restart.
     pub last_off: Option<Instant>,
     /// A power-on was queued or a power cycle was under way, so a restart must finish it.
     pub power_on_pending: bool,

@@ -16,7 +16,7 @@ use picluster_firmware::state::StateKind;
 use picluster_firmware::units::{Duration, Instant, Milliamps, Millivolts};
 use proptest::prelude::*;
 
-/// Cases per property; the design asks for at least 10,000 of each in CI.
+/// Cases per property: at least 10,000 of each run in CI.
 const CASES: u32 = 10_000;
 
 #[derive(Clone, Debug)]

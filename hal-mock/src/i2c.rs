@@ -14,7 +14,7 @@ use picluster_firmware::units::Instant;
 use crate::rail::RailHistory;
 use crate::world::World;
 
-/// What a device sees of the world during a transfer.
+/// The part of the world a device reads during a transfer.
 #[derive(Clone, Copy, Debug)]
 pub struct BusContext<'a> {
     /// The world's time.
@@ -85,7 +85,7 @@ pub enum DeviceFault {
 pub struct I2cError {
     /// The address addressed.
     pub address: u8,
-    /// What went wrong, in embedded-hal's terms.
+    /// The failure, in embedded-hal's terms.
     pub kind: ErrorKind,
 }
 

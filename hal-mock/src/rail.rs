@@ -52,7 +52,7 @@ impl RailHistory {
 
     /// Returns the newest point: the rail now.
     pub fn latest(&self) -> RailPoint {
-        *self.points.back().expect("a history always holds a point")
+        *self.points.back().expect("a rail history is never empty")
     }
 
     /// Records the rail at `at`; a point equal to the newest one is not stored.
@@ -120,7 +120,7 @@ impl RailHistory {
         }
         if end > from {
             // The window reaches past the oldest point kept.
-            let oldest = self.points.front().expect("a history always holds a point");
+            let oldest = self.points.front().expect("a rail history is never empty");
             let span = end.since(from).as_micros() as f64;
             current_area += f64::from(oldest.current.0) * span;
             voltage_area += f64::from(oldest.voltage.0) * span;
@@ -140,7 +140,7 @@ impl RailHistory {
             .find(|point| point.at <= at)
             .or(self.points.front())
             .copied()
-            .expect("a history always holds a point")
+            .expect("a rail history is never empty")
     }
 }
 

@@ -229,7 +229,7 @@ pub struct HeartbeatArgs {
     )]
     pub interval: std::time::Duration,
 
-    /// How the line is driven.
+    /// The driver for the heartbeat line.
     #[arg(long, value_enum, default_value_t = crate::agent::AgentDriver::Auto)]
     pub driver: crate::agent::AgentDriver,
 

@@ -51,7 +51,7 @@ const REQUEST_BACKLOG: usize = 64;
 /// Everything the daemon runs with.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// The cluster as the controller sees it.
+    /// The cluster as the controller uses it.
     pub cluster: ClusterConfig<MAX_NODES>,
     /// Files, socket, metrics and start-up policy.
     pub daemon: DaemonSettings,
@@ -82,7 +82,7 @@ pub enum Control {
     Reload(Result<Box<Settings>, String>),
 }
 
-/// Why the daemon could not start or had to stop.
+/// The reason the daemon could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     /// The control socket could not be set up, or another daemon owns it.

@@ -14,7 +14,7 @@ pub enum Request {
     Status {},
     /// An operator action on the nodes a selector names.
     Action {
-        /// What to do.
+        /// The action to take.
         action: ActionKind,
         /// A node selector: a hostname, an index, a range (`raspberrypi[0-1]`, `0-1,3`) or `all`.
         nodes: String,
@@ -100,12 +100,12 @@ pub enum Reply {
     Error {
         /// A stable code that a script can match.
         code: ErrorCode,
-        /// What failed and what to do next.
+        /// The failure and the next step to take.
         message: String,
     },
 }
 
-/// Why a request failed as a whole.
+/// The reason a request failed as a whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorCode {
@@ -117,7 +117,7 @@ pub enum ErrorCode {
     Internal,
 }
 
-/// What an action did to one node.
+/// The outcome of an action on one node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeResult {
     /// The node's name.
@@ -141,7 +141,7 @@ pub enum Outcome {
     Rejected {
         /// A stable code that a script can match.
         reason: RejectReason,
-        /// What was rejected and what to do next.
+        /// The rejection and the next step to take.
         message: String,
     },
 }
@@ -158,7 +158,7 @@ pub enum WaitFor {
     ResetDone,
 }
 
-/// Why the controller rejected an action, mirroring the firmware's rejections.
+/// The reason the controller rejected an action, mirroring the firmware's rejections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RejectReason {
@@ -236,7 +236,7 @@ pub struct SupplyReport {
     pub dropped_samples: u32,
 }
 
-/// One node as the daemon sees it.
+/// One node's status as the daemon reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeReport {
     /// Index in the configuration.
@@ -289,7 +289,7 @@ pub struct EventRecord {
     pub milliamps: Option<i32>,
 }
 
-/// What happened, with the values behind it. The controller's events first, then the daemon's.
+/// An event with the values behind it: the controller's events first, then the daemon's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum EventDetail {
@@ -299,7 +299,7 @@ pub enum EventDetail {
         from: String,
         /// The state it entered.
         to: String,
-        /// Why (`operator`, `admitted`, `hung`, `over-current`, ...).
+        /// The cause (`operator`, `admitted`, `hung`, `over-current`, ...).
         cause: String,
     },
     /// A switch failed verification; the node is faulted.

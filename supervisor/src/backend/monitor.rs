@@ -22,7 +22,7 @@ use tracing::{info, warn};
 use super::BackendError;
 use crate::config::{MonitorChip, MonitorSettings};
 
-/// One of the supported monitor chips on bus `I2C`, initialised once it answers.
+/// One of the supported monitor chips on bus `I2C`, initialised once it responds.
 #[derive(Debug)]
 pub struct ChipMonitor<I2C> {
     chip: Chip<I2C>,
@@ -30,7 +30,7 @@ pub struct ChipMonitor<I2C> {
     address: u8,
     bus: u8,
     initialised: bool,
-    /// Failed initialisations since the chip last answered.
+    /// Failed initialisations since the chip last responded.
     failed_inits: u64,
 }
 

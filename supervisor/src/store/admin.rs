@@ -46,7 +46,7 @@ pub struct NodeAdmin {
     /// policy after the head boots.
     pub powered: bool,
     /// When the switch last went off, in milliseconds since the Unix epoch, so the minimum off
-    /// time holds across a restart. Absent in files written before it existed.
+    /// time is kept across a restart. Absent in files written before it existed.
     #[serde(default)]
     pub last_off_unix_ms: Option<u64>,
     /// A power cycle or a queued power-on was under way, so a restart finishes it.
